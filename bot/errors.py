@@ -1,0 +1,49 @@
+"""The exception tree, in one place so callers know what to catch.
+
+    NewsbotError
+    ├── ConfigError       fatal at start-up; the CLI prints one line per problem, exits 2
+    ├── ArticleError      one bad source file; logged with its path and skipped
+    ├── StateError        the state store cannot be loaded, locked or saved safely
+    │   └── StateLockedError   another process holds the state folder
+    └── PublishError      a channel post failed; ``transient`` says whether to retry
+"""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot raises on purpose."""
+
+
+class ConfigError(NewsbotError):
+    """One or more settings are invalid; ``problems`` lists each as ``key: reason``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class ArticleError(NewsbotError):
+    """A source file cannot become an article. ``reason`` is shown to admins."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class StateError(NewsbotError):
+    """The state store is unusable; the message says how to proceed."""
+
+
+class StateLockedError(StateError):
+    """Another newsbot process owns the state folder."""
+
+
+class PublishError(NewsbotError):
+    """A post could not be delivered. Transient errors are retried, others pause posting."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after_s: float | None = None) -> None:
+        self.transient = transient
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
