@@ -15,6 +15,7 @@ class Article:
     """
 
     source: str  # POSIX path relative to the articles folder: the scan key
+    id: str  # stable id, fixed at first sight and kept in state; feeds' id/guid and post key
     title: str
     url: str  # absolute, percent-encoded once
     published_at: datetime  # aware
