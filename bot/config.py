@@ -82,6 +82,7 @@ class Settings:
     # --- channel posts ----------------------------------------------------------------
     post_template: str = _s("{title}\n\n{summary}\n\n{hashtags}\n{link}", "Post layout; placeholders {title} {summary} {hashtags} {link} {author} {date}. Remove one to leave it out.", group="telegram")
     summary_chars: int = _s(280, "Longest summary in a post, in characters, cut at a sentence boundary.", group="telegram")
+    post_max_hashtags: int = _s(10, "Most hashtags in a post (category leaves first, then tags); 0 leaves them out.", group="telegram")
     button_text: str = _s("阅读全文", "Text of the URL button under each post (empty: no button).", group="telegram")
     posts_per_minute: int = _s(20, "Channel posting pace; Telegram allows about 20 per minute in a channel.", group="telegram")
     backfill: int = _s(0, "On a first run, post the newest N existing articles instead of none.", group="telegram")
