@@ -1,0 +1,155 @@
+"""The engine: read -> plan -> write feeds -> publish -> save, shared by every verb and the bot.
+
+Concurrency rule for ``newsbot run``: the scan cache (``state.articles``, ``state.bad``,
+``state.feeds``) is written only by the scan worker thread; posts, queue and meta only on the
+event loop. The loop reads articles through ``Catalog``, an immutable snapshot swapped in
+after each scan, so a 100,000-article scan never blocks or races a command.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import feedwriter, markup, messages, postqueue, reader, scanner
+from bot.config import Settings
+from bot.models import Article, Post, ScanReport
+from bot.state import State, StateStore
+
+logger = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Immutable view of the current articles, safe to read from any thread."""
+
+    articles: tuple[Article, ...] = ()  # newest first
+    by_id: dict[str, Article] = field(default_factory=dict)
+    by_source: dict[str, Article] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, articles: Sequence[Article]) -> Catalog:
+        ordered = tuple(sorted(articles, key=lambda a: (a.published_at, a.source), reverse=True))
+        return cls(ordered, {a.id: a for a in ordered}, {a.source: a for a in ordered})
+
+    def categories(self) -> Counter[str]:
+        return Counter("/".join(path) for a in self.articles for path in a.categories)
+
+    def find(self, key: str) -> Article | None:
+        """By stable id, by source path, or by URL."""
+        key = key.strip()
+        found = self.by_id.get(key) or self.by_source.get(key)
+        if found is None:
+            found = next((a for a in self.articles if a.url == key), None)
+        return found
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """One scan + feed build."""
+
+    scan: ScanReport
+    feeds_written: int
+    feeds_removed: int
+    finished_at: datetime
+    seconds: float
+
+
+class Engine:
+    """Owns the settings, the state and the catalog for one state folder."""
+
+    def __init__(self, settings: Settings, store: StateStore, state: State) -> None:
+        self.settings = settings
+        self.store = store
+        self.state = state
+        self.catalog = Catalog.of(scanner.current_articles(state)) if state.articles else Catalog()
+        self.last_cycle: CycleReport | None = None
+        self._scan_lock = threading.Lock()
+
+    # --- scanning and feeds (worker thread in `run`) ------------------------------------
+    def scan_and_build(self, now: datetime | None = None, *, progress: Callable[[int, int], None] | None = None) -> CycleReport:
+        """Scan the folder, refresh the catalog and write the feeds that changed."""
+        with self._scan_lock:  # at most one scan at a time
+            started = utcnow()
+            now = now or started
+            report = scanner.scan(self.settings, self.state, now, progress=progress)
+            self.catalog = Catalog.of(scanner.current_articles(self.state))
+            feeds = feedwriter.write_feeds(self.settings, self.catalog.articles, self.state, now, self.load_body)
+            self.state.meta["last_scan_at"] = now.isoformat()
+            finished = utcnow()
+            cycle = CycleReport(report, len(feeds.written), len(feeds.removed), finished,
+                                (finished - started).total_seconds())
+            self.last_cycle = cycle
+            _log_scan(cycle)
+            return cycle
+
+    @property
+    def scan_running(self) -> bool:
+        return self._scan_lock.locked()
+
+    def load_body(self, article: Article) -> str:
+        """Raw body text of an article, re-read from its file."""
+        return reader.read_body((self.settings.articles_dir / article.source).read_bytes())
+
+    def body_text(self, article: Article) -> str:
+        html = markup.render_body(self.load_body(article), article.body_format, article.url)
+        return markup.html_to_text(html)
+
+    # --- posting (event loop) -----------------------------------------------------------
+    def plan(self, report: ScanReport, now: datetime | None = None, *, backfill: int | None = None) -> list[str]:
+        """Queue what became due; on a first run, record a baseline instead."""
+        n = self.settings.backfill if backfill is None else backfill
+        return postqueue.plan_posts(self.state, self.catalog.articles, report, self.settings,
+                                    now or utcnow(), backfill=n)
+
+    def render(self, article_id: str) -> Post | None:
+        """The exact channel post for an article, or None if it no longer exists."""
+        article = self.catalog.by_id.get(article_id)
+        if article is None:
+            return None
+        try:
+            return messages.render_post(article, self.body_text(article), self.settings)
+        except OSError as exc:
+            logger.warning("Could not read %s for its post: %s", article.source, exc.strerror)
+            return messages.render_post(article, "", self.settings)
+
+    async def drain(self, publisher: postqueue.Publisher, *, alert: Callable[[str, str], Awaitable[None]],
+                    sleep: Callable[[float], Awaitable[None]], stop: object = None) -> postqueue.DrainReport:
+        return await postqueue.drain(self.state, self.save, publisher, self.render, self.settings,
+                                     now=utcnow, sleep=sleep, alert=alert, stop=stop)  # type: ignore[arg-type]
+
+    def save(self) -> bool:
+        return self.store.save(self.state)
+
+
+def _log_scan(cycle: CycleReport) -> None:
+    r = cycle.scan
+    logger.info(
+        "Scan done in %.2fs: %d new, %d changed, %d deleted, %d renamed, %d held, %d bad, %d unchanged; "
+        "%d feed files written, %d removed",
+        cycle.seconds, len(r.new), len(r.changed), len(r.deleted), len(r.renamed), len(r.held), len(r.bad),
+        r.unchanged, cycle.feeds_written, cycle.feeds_removed,
+    )
+    for bad in r.bad:
+        logger.warning("Could not process %s: %s", bad.source, bad.reason)
+
+
+def open_engine(settings: Settings) -> tuple[Engine, StateStore]:
+    """Lock the state folder and load it (recovering from the backup if needed)."""
+    store = StateStore(Path(settings.state_dir))
+    store.acquire()
+    try:
+        state = store.load()
+    except BaseException:
+        store.release()
+        raise
+    return Engine(settings, store, state), store
