@@ -5,7 +5,14 @@
     ├── ArticleError      one bad source file; logged with its path and skipped
     ├── StateError        the state store cannot be loaded, locked or saved safely
     │   └── StateLockedError   another process holds the state folder
-    └── PublishError      a channel post failed; ``transient`` says whether to retry
+    ├── PublishError      a channel post failed; ``transient`` says whether to retry
+    │   ├── ChannelError       the channel itself is unusable (bot removed, no rights, chat not
+    │   │                      found, bad token): the post queue pauses and admins are alerted
+    │   ├── PostRejected       Telegram refused this one post (e.g. bad caption): it is marked
+    │   │                      failed, admins are alerted, the queue goes on
+    │   └── DeliveryUnknown    the request timed out after it was sent: the post may be in the
+    │                          channel; it is never resent automatically, admins decide
+    └── ImageFetchError   newsbot could not download a lead image itself (refused or failed)
 """
 
 from __future__ import annotations
@@ -47,3 +54,28 @@ class PublishError(NewsbotError):
         self.transient = transient
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class ChannelError(PublishError):
+    """The channel cannot be posted to at all; nothing will work until an admin fixes it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+class PostRejected(PublishError):
+    """Telegram rejected this post's content; other posts can still go out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+class DeliveryUnknown(PublishError):
+    """A send timed out after the request left: it may or may not have been posted."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+class ImageFetchError(NewsbotError):
+    """A lead image could not be downloaded safely; the message says why (shown in logs)."""
