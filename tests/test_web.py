@@ -1,0 +1,326 @@
+"""Web mode against the real tornado server on 127.0.0.1:0: what a feed reader and a host see."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from telegram import Update
+from telegram.ext import ApplicationBuilder
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.web import (
+    HealthInfo,
+    WebServer,
+    health_status,
+    parse_listen,
+    start_http,
+    webhook_handlers,
+    webhook_public_url,
+    webhook_secret,
+)
+
+NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
+ATOM = ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>站点</title>" + "<entry><title>新闻</title><content>正文内容</content></entry>" * 40
+        + "</feed>\n").encode()
+RSS = b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>t</title></channel></rss>\n'
+JSON_FEED = b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": []}'
+OPML = b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head/><body/></opml>\n'
+INDEX = "<!doctype html><title>订阅</title>".encode()
+
+
+def _health(last_scan_at: datetime | None = NOW) -> Callable[[], HealthInfo]:
+    return lambda: HealthInfo(last_scan_at=last_scan_at, scan_interval_s=300, started_at=NOW - timedelta(hours=1), now=NOW)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Settings:
+    feeds = tmp_path / "feeds"
+    for rel, data in {
+        "atom.xml": ATOM, "rss.xml": RSS, "feed.json": JSON_FEED, "feeds.opml": OPML, "index.html": INDEX,
+        "categories/科技/atom.xml": ATOM, "categories/科技/rss.xml": RSS, "categories/科技/feed.json": JSON_FEED,
+        "style.xsl": b'<?xml version="1.0"?><xsl:stylesheet version="1.0"/>', "other.xml": RSS,
+        ".hidden": b"secret", ".git/config": b"secret", "atom.xml.tmp": b"half",
+    }.items():
+        (feeds / rel).parent.mkdir(parents=True, exist_ok=True)
+        (feeds / rel).write_bytes(data)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state.json").write_text('{"secret": true}')
+    (tmp_path / "outside.txt").write_text("outside")
+    return Settings(feeds_dir=feeds, state_dir=tmp_path / "state", http="127.0.0.1:0",
+                    feeds_url="http://127.0.0.1/", http_max_age_s=120)
+
+
+async def _serve(settings: Settings, health: Callable[[], HealthInfo] | None = None, **kw: object) -> WebServer:
+    return await start_http(settings, health or _health(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def server(site: Settings) -> AsyncIterator[WebServer]:
+    web = await _serve(site)
+    yield web
+    await web.stop()
+
+
+@pytest.fixture
+async def client(server: WebServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, headers={"Accept-Encoding": "identity"}) as c:
+        yield c
+
+
+async def raw_get(server: WebServer, target: str, headers: str = "") -> tuple[int, str, bytes]:
+    """One request with the target sent byte for byte (clients normalise `..`; attackers don't)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n".encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head.decode("latin-1"), body
+
+
+@pytest.mark.parametrize(("path", "ctype"), [
+    ("/atom.xml", "application/atom+xml; charset=utf-8"),
+    ("/rss.xml", "application/rss+xml; charset=utf-8"),
+    ("/feed.json", "application/feed+json; charset=utf-8"),
+    ("/categories/%E7%A7%91%E6%8A%80/atom.xml", "application/atom+xml; charset=utf-8"),
+    ("/categories/%E7%A7%91%E6%8A%80/rss.xml", "application/rss+xml; charset=utf-8"),
+    ("/categories/%E7%A7%91%E6%8A%80/feed.json", "application/feed+json; charset=utf-8"),
+    ("/feeds.opml", "text/x-opml; charset=utf-8"),
+    ("/other.xml", "application/rss+xml; charset=utf-8"),  # not a feed path: sniffed
+    ("/style.xsl", "application/xml; charset=utf-8"),
+    ("/", "text/html; charset=utf-8"),
+    ("/index.html", "text/html; charset=utf-8"),
+])
+async def test_content_types_carry_charset(client: httpx.AsyncClient, path: str, ctype: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == ctype
+    assert r.headers["cache-control"] == "public, max-age=120"
+
+
+async def test_body_and_validators_are_the_file(client: httpx.AsyncClient, site: Settings) -> None:
+    r = await client.get("/atom.xml")
+    assert r.content == ATOM
+    assert r.headers["etag"].startswith('"') and r.headers["last-modified"]
+    again = await client.get("/atom.xml")
+    assert again.headers["etag"] == r.headers["etag"]
+    assert again.headers["last-modified"] == r.headers["last-modified"]
+
+
+async def test_conditional_get_round_trips(client: httpx.AsyncClient) -> None:
+    first = await client.get("/atom.xml")
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    by_etag = await client.get("/atom.xml", headers={"If-None-Match": etag})
+    assert by_etag.status_code == 304 and by_etag.content == b"" and by_etag.headers["etag"] == etag
+    by_date = await client.get("/atom.xml", headers={"If-Modified-Since": modified})
+    assert by_date.status_code == 304
+    stale = await client.get("/atom.xml", headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.content == ATOM
+    older = await client.get("/atom.xml", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert older.status_code == 200
+
+
+async def test_validators_follow_the_bytes(client: httpx.AsyncClient, site: Settings) -> None:
+    path = site.feeds_dir / "atom.xml"
+    first = await client.get("/atom.xml")
+    st = path.stat()
+    path.write_bytes(ATOM)  # same bytes, new mtime: the content-hash ETag holds
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    same = await client.get("/atom.xml", headers={"If-None-Match": first.headers["etag"]})
+    assert same.status_code == 304
+    path.write_bytes(ATOM.replace("新闻".encode(), "快讯".encode()))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
+    changed = await client.get("/atom.xml", headers={"If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200 and "快讯".encode() in changed.content
+    assert changed.headers["etag"] != first.headers["etag"]
+    assert changed.headers["last-modified"] != first.headers["last-modified"]
+
+
+async def test_gzip_when_asked(server: WebServer, site: Settings) -> None:
+    padding = b" " * 4000
+    (site.feeds_dir / "rss.xml").write_bytes(RSS + padding)
+    (site.feeds_dir / "feed.json").write_bytes(JSON_FEED + padding)
+    (site.feeds_dir / "feeds.opml").write_bytes(OPML + padding)
+    expected = {"/atom.xml": ATOM, "/categories/%E7%A7%91%E6%8A%80/atom.xml": ATOM, "/rss.xml": RSS + padding,
+                "/feed.json": JSON_FEED + padding, "/feeds.opml": OPML + padding}
+    async with httpx.AsyncClient(base_url=server.url, headers={"Accept-Encoding": "gzip"}) as c:
+        for path, data in expected.items():
+            r = await c.get(path)
+            assert r.status_code == 200 and r.headers["content-encoding"] == "gzip", path
+            assert "Accept-Encoding" in r.headers["vary"]
+            assert r.content == data and r.num_bytes_downloaded < len(data) // 2, path  # httpx decodes
+    status, head, body = await raw_get(server, "/atom.xml")
+    assert "content-encoding" not in head.lower() and body == ATOM
+
+
+async def test_gzip_etag_is_weak_and_revalidates(server: WebServer) -> None:
+    _, head, _ = await raw_get(server, "/atom.xml", "Accept-Encoding: gzip\r\n")
+    etag = next(line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("etag:"))
+    assert etag.startswith('W/"')
+    status, _, _ = await raw_get(server, "/atom.xml", f"Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n")
+    assert status == 304
+
+
+async def test_head_has_headers_and_no_body(client: httpx.AsyncClient) -> None:
+    r = await client.head("/atom.xml")
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-length"] == str(len(ATOM))
+    assert r.headers["content-type"].startswith("application/atom+xml")
+
+
+@pytest.mark.parametrize("target", [
+    "/../state/state.json", "/%2e%2e/state/state.json", "/..%2fstate/state.json", "/%2E%2E%2Foutside.txt",
+    "/categories/../../outside.txt", "/..\\outside.txt", "/.hidden", "/%2ehidden", "/.git/config",
+    "/atom.xml.tmp", "//etc/passwd", "/%2fetc/passwd", "/categories", "/nope.xml", "/categories/%00.xml",
+])
+async def test_nothing_outside_feeds_is_served(server: WebServer, target: str) -> None:
+    status, _, body = await raw_get(server, target)
+    assert status in (404, 301) and b"secret" not in body and b"outside" not in body
+    if target != "/categories":
+        assert status == 404
+
+
+async def test_directory_without_slash_redirects_inside(server: WebServer) -> None:
+    status, head, _ = await raw_get(server, "/categories")
+    assert status == 301 and "location: /categories/" in head.lower()
+
+
+async def test_symlink_out_of_feeds_is_404(site: Settings, tmp_path: Path) -> None:
+    (site.feeds_dir / "leak.xml").symlink_to(tmp_path / "outside.txt")
+    (site.feeds_dir / "leakdir").symlink_to(tmp_path / "state", target_is_directory=True)
+    (site.feeds_dir / "alias.xml").symlink_to(site.feeds_dir / "atom.xml")
+    web = await _serve(site)
+    try:
+        assert (await raw_get(web, "/leak.xml"))[0] == 404
+        assert (await raw_get(web, "/leakdir/state.json"))[0] == 404
+        assert (await raw_get(web, "/alias.xml"))[0] == 200  # links inside feeds/ are fine
+    finally:
+        await web.stop()
+
+
+async def test_state_folder_inside_feeds_is_404(site: Settings) -> None:
+    inner = site.feeds_dir / "state"
+    inner.mkdir()
+    (inner / "state.json").write_text('{"secret": true}')
+    web = await _serve(replace(site, state_dir=inner))
+    try:
+        assert (await raw_get(web, "/state/state.json"))[0] == 404
+        assert (await raw_get(web, "/state/"))[0] == 404
+        assert (await raw_get(web, "/atom.xml"))[0] == 200
+    finally:
+        await web.stop()
+
+
+async def test_only_get_and_head(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/atom.xml", content=b"x")).status_code == 405
+    assert (await client.delete("/atom.xml")).status_code == 405
+
+
+async def test_served_under_the_feeds_url_path(site: Settings) -> None:
+    web = await _serve(replace(site, feeds_url="", site_url="https://blog.example.com/"))
+    try:
+        async with httpx.AsyncClient(base_url=web.url) as c:
+            assert (await c.get("/feeds/atom.xml")).content == ATOM
+            root = await c.get("/")
+            assert root.status_code == 302 and root.headers["location"] == "/feeds/"
+            assert (await c.get("/atom.xml")).status_code == 404
+    finally:
+        await web.stop()
+
+
+async def test_healthz_ok_then_stale(site: Settings) -> None:
+    for last, code, status in ((NOW - timedelta(minutes=5), 200, "ok"), (NOW - timedelta(minutes=16), 503, "stale")):
+        web = await _serve(site, _health(last))
+        try:
+            async with httpx.AsyncClient(base_url=web.url) as c:
+                r = await c.get("/healthz")
+            assert r.status_code == code
+            body = r.json()
+            assert body["status"] == status and body["last_scan_at"] == last.isoformat()
+            assert r.headers["cache-control"] == "no-store"
+        finally:
+            await web.stop()
+
+
+@pytest.mark.parametrize(("started_ago", "code", "status"), [(timedelta(minutes=2), 200, "starting"),
+                                                             (timedelta(minutes=20), 503, "stale")])
+def test_health_without_any_scan(started_ago: timedelta, code: int, status: str) -> None:
+    got_code, body = health_status(HealthInfo(None, 300, NOW - started_ago, NOW))
+    assert (got_code, body["status"], body["last_scan_at"]) == (code, status, None)
+
+
+def test_health_boundary_is_three_intervals() -> None:
+    assert health_status(HealthInfo(NOW - timedelta(seconds=900), 300, NOW - timedelta(days=1), NOW))[0] == 200
+    assert health_status(HealthInfo(NOW - timedelta(seconds=901), 300, NOW - timedelta(days=1), NOW))[0] == 503
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0.0.0.0:8080", ("0.0.0.0", 8080)), (":5000", ("", 5000)),
+                                                 ("[::1]:0", ("::1", 0)), ("localhost:0", ("localhost", 0))])
+def test_parse_listen(value: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(value) == expected
+
+
+@pytest.mark.parametrize("value", ["8080", "host:", "host:http", "host:70000"])
+def test_parse_listen_rejects(value: str) -> None:
+    with pytest.raises(ConfigError, match="http: expected HOST:PORT"):
+        parse_listen(value)
+
+
+async def test_port_in_use_is_one_clear_error(server: WebServer, site: Settings) -> None:
+    with pytest.raises(ConfigError, match=f"http: cannot listen on 127.0.0.1:{server.port}"):
+        await _serve(replace(site, http=f"127.0.0.1:{server.port}"))
+
+
+UPDATE = {"update_id": 7, "message": {"message_id": 1, "date": 1732096800, "text": "/status",
+                                      "chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": False, "first_name": "A"}}}
+
+
+async def test_webhook_queues_updates_and_refuses_wrong_secret(site: Settings) -> None:
+    application = ApplicationBuilder().token("123456:" + "A" * 35).updater(None).build()
+    secret = webhook_secret("123456:" + "A" * 35)
+    web = await _serve(site, extra_handlers=webhook_handlers(application, secret))
+    try:
+        async with httpx.AsyncClient(base_url=web.url) as c:
+            ok = await c.post("/telegram", json=UPDATE, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+            assert ok.status_code == 200
+            update = application.update_queue.get_nowait()
+            assert isinstance(update, Update) and update.update_id == 7 and update.message.text == "/status"
+            for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
+                assert (await c.post("/telegram", json=UPDATE, headers=headers)).status_code == 403
+            bad = await c.post("/telegram", content=b"not json", headers={
+                "X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"})
+            assert bad.status_code == 400
+            assert (await c.get("/telegram")).status_code == 405
+        assert application.update_queue.empty()
+    finally:
+        await web.stop()
+
+
+def test_webhook_secret_is_stable_and_hides_the_token() -> None:
+    token = "123456:" + "A" * 35
+    secret = webhook_secret(token)
+    assert secret == webhook_secret(token) != webhook_secret(token + "B")
+    assert "123456" not in secret and len(secret) <= 256 and secret.isalnum()
+
+
+@pytest.mark.parametrize(("url", "expected"), [("https://bot.example.com", "https://bot.example.com/telegram"),
+                                               ("https://bot.example.com/", "https://bot.example.com/telegram"),
+                                               ("https://x.io/nb/telegram", "https://x.io/nb/telegram")])
+def test_webhook_public_url(url: str, expected: str) -> None:
+    assert webhook_public_url(Settings(webhook_url=url)) == expected
+
+
+def test_health_body_is_json_serialisable() -> None:
+    code, body = health_status(HealthInfo(NOW, 60, NOW, NOW))
+    assert code == 200 and json.loads(json.dumps(body))["status"] == "ok"
