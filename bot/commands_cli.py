@@ -65,10 +65,14 @@ async def _scan_and_post(engine: Engine, settings: Settings, args: argparse.Name
         if not settings.bot_token and not getattr(args, "dry_run", False):
             print("no TELEGRAM_BOT_TOKEN: preview mode, these posts would be sent:")
         preview = PreviewPublisher(print)
-        for item in postqueue.pending(engine.state):
+        due = postqueue.pending(engine.state)
+        for item in due:
             post = engine.render(item["id"])
             if post is not None:
                 await preview.send(post)
+        if not due:
+            print("nothing is due for the channel (a first run records existing articles as seen; "
+                  "--backfill N posts the newest N)")
         return 0
     from bot.app import make_bot  # the Telegram client is only needed when posting
 
