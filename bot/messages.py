@@ -36,7 +36,7 @@ _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot);")
 _NON_WORD = re.compile(r"[\W]+")
 _SENTENCE_END = re.compile(r"(?:[。！？；!?;]|\.(?=\s|$))[”’」』）)\]】\"']*")
 _TRAILING_PUNCT = " \t\n,，、:：;；-—(（[【「『“‘"
-_BLANK_LINES = re.compile(r"\n[ \t]*(?=\n)")
+_TRAILING_SPACE = re.compile(r"[ \t]+(?=\n|$)")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -98,7 +98,7 @@ def _is_word_char(ch: str) -> bool:
 def cut_text(text: str, units: int) -> str:
     """``text`` within ``units`` UTF-16 units: whole if it fits, else cut and ended with …
 
-    The cut prefers the last sentence end in the second half of the room, then a word
+    The cut prefers the last sentence end past 40 % of the room, then a word
     boundary; CJK text can be cut between any two characters.
     """
     text = text.strip()
@@ -107,7 +107,7 @@ def cut_text(text: str, units: int) -> str:
     window = _prefix_units(text, units - 1)
     if not window:
         return ""
-    ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() * 2 >= len(window)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() * 5 >= len(window) * 2]
     if ends:
         return window[: ends[-1]] + ELLIPSIS
     cut = len(window)
@@ -180,7 +180,7 @@ class _Parts:
             out.append(html.escape(literal, quote=False))
             if name is not None:
                 out.append(values.get(name, ""))
-        text = _BLANK_LINES.sub("", "".join(out).replace("\r\n", "\n"))
+        text = _TRAILING_SPACE.sub("", "".join(out).replace("\r\n", "\n"))
         return _MANY_NEWLINES.sub("\n\n", text).strip()
 
     def minimal_html(self, limit: int) -> str:
