@@ -49,6 +49,7 @@ class Settings:
     settle_s: float = _s(2.0, "A file modified less than this many seconds ago is retried at the next scan (it may be half written).", group="source")
     image_keys: list[str] = _s(["image", "cover", "headimg", "thumbnail", "banner", "featured_image", "og_image", "lead_image"], "Front-matter keys that name the lead image, first match wins.", group="source")
     permalink: str = _s("hexo", "Permalink pattern for articles without permalink/url/slug: a preset (jekyll, hexo, hugo) or a pattern with :year :month :day :title :categories.", group="source")
+    category_style: str = _s("auto", "How front-matter categories read: jekyll (lists and space-separated strings are flat, folders above _posts add categories), hexo (a list is one hierarchy, a list of lists several), hugo (flat taxonomy), or auto (per file: TOML or permalink=hugo -> hugo; YYYY-MM-DD- file name or permalink=jekyll -> jekyll; else hexo).", group="source")
     timezone: str = _s("UTC", "Site time zone (IANA name, e.g. Asia/Shanghai) for dates without an offset.", group="source")
 
     # --- site and feeds ---------------------------------------------------------------

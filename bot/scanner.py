@@ -1,0 +1,294 @@
+"""Incremental scan of the articles folder into ``State.articles`` (edge: reads the disk).
+
+A file whose ``stat`` (mtime_ns, size) matches its record is not read. A changed file is
+read and hashed; if the hash is the same only the stat is refreshed, else it is parsed
+again. Deleted files are dropped. Nothing is saved here: ``scan`` mutates the in-memory
+State and the caller saves once, so a crash mid-scan never writes a partial state.
+
+Rules worth knowing:
+
+* Ids are fixed at first sight (``tag:<host>,<date>:<uid or URL path>``) and never change
+  for that file. A file that disappears while one with the same content hash, uid or URL
+  appears in the same scan is a rename: it keeps its id and is reported in ``renamed``.
+* Two files with one permalink: the one already known keeps it (on a cold scan, the first
+  by sorted path); the other is reported bad naming the first, and is read again when
+  the first changes or goes.
+* A known article whose new version is bad (broken YAML, unreadable date...) keeps its
+  last good record, so a typo does not unpublish it; it is reported bad until fixed.
+* Drafts are not articles (unless ``drafts`` is on): skipped, remembered by stat in
+  ``meta["scan_skipped"]`` so they are not re-read; a published article that becomes a
+  draft counts as deleted.
+* ``held`` lists every recorded article dated after ``now``, at every scan (a new
+  future-dated article is in both ``new`` and ``held``).
+* Changing a setting that affects parsing (site URL, time zone, permalink...) re-reads
+  every file once; ids stay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import ArticleError
+from bot.models import Article, BadFile, ScanReport
+from bot.reader import parse_article
+from bot.records import SETTINGS_KEY, article_from_record, article_to_record, current_articles, new_id
+from bot.state import State
+
+__all__ = ["scan", "article_to_record", "article_from_record", "current_articles", "new_id"]
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_KEY = "scan_skipped"
+_BACKUP_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".bak", ".tmp", ".orig", ".rej", ".part", ".crdownload")
+_BACKUP_PREFIXES = (".", "#", "~$")
+_FUTURE_MTIME_S = 60.0
+_PARSE_SETTINGS = ("site_url", "permalink", "category_style", "timezone", "image_keys", "drafts", "max_file_bytes")
+
+
+@dataclasses.dataclass
+class _Found:
+    path: str
+    mtime_ns: int
+    size: int
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """What the scan decided, gathered before ``ScanReport`` is frozen."""
+
+    new: list[str] = dataclasses.field(default_factory=list)
+    changed: list[str] = dataclasses.field(default_factory=list)
+    deleted: list[str] = dataclasses.field(default_factory=list)
+    renamed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+
+
+def scan(settings: Settings, state: State, now: datetime, *,
+         progress: Callable[[int, int], None] | None = None) -> ScanReport:
+    """Bring ``state.articles``/``state.bad`` up to date with the folder; report what moved."""
+    fingerprint = repr([getattr(settings, k) for k in _PARSE_SETTINGS])
+    reread_all = state.meta.get(SETTINGS_KEY) != fingerprint
+    skipped: dict[str, list[int]] = state.meta.setdefault(SKIPPED_KEY, {})
+    found, settling = _walk(settings, now.timestamp())
+    out = _Outcome()
+    todo = _changed_files(state, skipped, found, reread_all, out)
+    parsed = _read_all(todo, found, state, settings, reread_all, out, progress)
+    gone = [rel for rel in state.articles if rel not in found and rel not in settling]
+    _apply(parsed, gone, state, settings, out)
+    for rel in [r for r in state.bad if r not in found]:
+        del state.bad[rel]
+    for rel in [r for r in skipped if r not in found]:
+        del skipped[rel]
+    state.meta[SETTINGS_KEY] = fingerprint
+    held = sorted(rel for rel, rec in state.articles.items()
+                  if datetime.fromisoformat(rec["article"]["published_at"]) > now)
+    report = ScanReport(
+        new=tuple(sorted(out.new)), changed=tuple(sorted(out.changed)), deleted=tuple(sorted(out.deleted)),
+        held=tuple(held), renamed=tuple(sorted(out.renamed)), unchanged=out.unchanged,
+        bad=tuple(BadFile(rel, rec["reason"]) for rel, rec in sorted(state.bad.items())),
+    )
+    level = logging.DEBUG if report.is_noop else logging.INFO
+    logger.log(level, "scan: %d new, %d changed, %d deleted, %d renamed, %d held, %d bad, %d unchanged, %d settling",
+               len(report.new), len(report.changed), len(report.deleted), len(report.renamed),
+               len(report.held), len(report.bad), report.unchanged, len(settling))
+    return report
+
+
+def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str]]:
+    """Article files by relative POSIX path, and the ones too fresh to read yet."""
+    include = re.compile("|".join(fnmatch.translate(p) for p in settings.include), re.I)
+    excluded = [re.compile(fnmatch.translate(p)) for p in settings.exclude]
+    found: dict[str, _Found] = {}
+    settling: set[str] = set()
+    stack = [(str(settings.articles_dir), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            logger.warning("Cannot list %s: %s", folder, exc.strerror)
+            continue
+        for entry in entries:
+            name = entry.name
+            rel = prefix + name
+            if name.startswith(_BACKUP_PREFIXES) or any(p.match(rel) for p in excluded):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if settings.drafts or name != "_drafts":
+                    stack.append((entry.path, rel + "/"))
+                continue
+            if name.endswith(_BACKUP_SUFFIXES) or not include.match(name):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue  # vanished or a broken link
+            if not _is_utf8(rel):
+                rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            age_s = now_ts - st.st_mtime
+            if -_FUTURE_MTIME_S < age_s < settings.settle_s:
+                settling.add(rel)
+            else:
+                found[rel] = _Found(entry.path, st.st_mtime_ns, st.st_size)
+    return found, settling
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _same_stat(rec: dict[str, Any] | list[int] | None, f: _Found) -> bool:
+    if isinstance(rec, list):
+        return rec == [f.mtime_ns, f.size]
+    return rec is not None and rec["mtime_ns"] == f.mtime_ns and rec["size"] == f.size
+
+
+def _changed_files(state: State, skipped: dict[str, list[int]], found: dict[str, _Found],
+                   reread_all: bool, out: _Outcome) -> list[str]:
+    """Paths whose stat differs from what the state remembers (all of them after a settings change)."""
+    todo = []
+    for rel, f in found.items():
+        bad = state.bad.get(rel)
+        if not reread_all and (_same_stat(bad, f) if bad else
+                               _same_stat(state.articles.get(rel), f) or _same_stat(skipped.get(rel), f)):
+            out.unchanged += 1
+        else:
+            todo.append(rel)
+    pending = set(todo)
+    for rel, bad in state.bad.items():  # a duplicate is retried when the file it clashed with moves
+        other = bad.get("dup_of")
+        if other and rel in found and rel not in pending and (other not in found or other in pending):
+            todo.append(rel)
+            out.unchanged -= 1
+    return sorted(todo)
+
+
+def _read_all(todo: list[str], found: dict[str, _Found], state: State, settings: Settings,
+              force: bool, out: _Outcome, progress: Callable[[int, int], None] | None,
+              ) -> dict[str, tuple[_Found, Article]]:
+    skipped: dict[str, list[int]] = state.meta[SKIPPED_KEY]
+    parsed: dict[str, tuple[_Found, Article]] = {}
+    for i, rel in enumerate(todo, 1):
+        if progress is not None:
+            progress(i, len(todo))
+        f = found[rel]
+        try:
+            article = _read_one(rel, f, state.articles.get(rel), settings, force)
+        except ArticleError as exc:
+            _mark_bad(state, rel, f, exc.reason)
+            skipped.pop(rel, None)
+            continue
+        if article is None:  # same bytes as recorded: refresh the stat only
+            state.articles[rel].update(mtime_ns=f.mtime_ns, size=f.size)
+            state.bad.pop(rel, None)
+            out.unchanged += 1
+        elif article.is_draft and not settings.drafts:
+            skipped[rel] = [f.mtime_ns, f.size]
+            state.bad.pop(rel, None)
+            if state.articles.pop(rel, None) is not None:
+                out.deleted.append(rel)
+            logger.debug("Skipping draft %s", rel)
+        else:
+            skipped.pop(rel, None)
+            parsed[rel] = (f, article)
+    return parsed
+
+
+def _read_one(rel: str, f: _Found, old: dict[str, Any] | None, settings: Settings, force: bool) -> Article | None:
+    if f.size > settings.max_file_bytes:
+        raise ArticleError(rel, f"file is {f.size:,} bytes, over the max_file_bytes limit of {settings.max_file_bytes:,}")
+    try:
+        with open(f.path, "rb") as fh:
+            data = fh.read(settings.max_file_bytes + 1)
+    except OSError as exc:
+        raise ArticleError(rel, f"cannot read the file: {exc.strerror}") from None
+    if len(data) > settings.max_file_bytes:
+        raise ArticleError(rel, f"file grew over the max_file_bytes limit of {settings.max_file_bytes:,}")
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if old is not None and old["hash"] == digest and not force:
+        return None
+    return parse_article(data, rel, f.mtime_ns / 1e9, settings, digest)
+
+
+def _mark_bad(state: State, rel: str, f: _Found, reason: str, dup_of: str = "") -> None:
+    previous = state.bad.get(rel)
+    if previous is None or previous["reason"] != reason:
+        logger.warning("Could not process %s: %s", rel, reason)
+    state.bad[rel] = {"reason": reason, "mtime_ns": f.mtime_ns, "size": f.size, **({"dup_of": dup_of} if dup_of else {})}
+
+
+def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: State,
+           settings: Settings, out: _Outcome) -> None:
+    """Record parsed articles: keep ids, detect renames and permalink clashes, drop the gone."""
+    if not parsed and not gone:
+        return
+    gone_set = set(gone)
+    owners = {rec["article"]["url"]: rel for rel, rec in state.articles.items()
+              if rel not in parsed and rel not in gone_set}
+    renames = _RenameIndex(state, gone)
+    ids: set[str] = set()
+    for rel in sorted(parsed, key=lambda r: (r not in state.articles, r)):  # known files first
+        f, article = parsed[rel]
+        other = owners.get(article.url)
+        if other is not None and other != rel:
+            _mark_bad(state, rel, f, f"same permalink {article.url} as {other}", dup_of=other)
+            continue
+        old = state.articles.get(rel)
+        is_known = old is not None
+        if old is None and (old_rel := renames.match(article)) is not None:
+            old = state.articles.pop(old_rel)
+            gone_set.discard(old_rel)
+            out.renamed.append((old_rel, rel))
+        elif old is None:
+            if not ids:
+                ids = {rec["id"] for rec in state.articles.values()}
+            out.new.append(rel)
+        article = dataclasses.replace(article, id=old["id"] if old else new_id(article, settings, ids))
+        ids.add(article.id)
+        record = article_to_record(article)
+        if old is not None and is_known:
+            if old["hash"] != article.content_hash or old["article"] != record:
+                out.changed.append(rel)
+            else:
+                out.unchanged += 1
+        owners[article.url] = rel
+        state.articles[rel] = {"mtime_ns": f.mtime_ns, "size": f.size, "hash": article.content_hash,
+                               "id": article.id, "article": record}
+        state.bad.pop(rel, None)
+    for rel in sorted(gone_set):
+        del state.articles[rel]
+        out.deleted.append(rel)
+
+
+class _RenameIndex:
+    """Records of files gone in this scan, by content hash, uid and URL (in that order of trust)."""
+
+    def __init__(self, state: State, gone: list[str]) -> None:
+        self._by: list[dict[str, str]] = [{}, {}, {}]
+        for rel in sorted(gone):
+            rec = state.articles[rel]
+            for index, key in zip(self._by, (rec["hash"], rec["article"].get("uid", ""), rec["article"]["url"])):
+                if key:
+                    index.setdefault(key, rel)
+        self._taken: set[str] = set()
+
+    def match(self, article: Article) -> str | None:
+        for index, key in zip(self._by, (article.content_hash, article.uid, article.url)):
+            rel = index.get(key) if key else None
+            if rel is not None and rel not in self._taken:
+                self._taken.add(rel)
+                return rel
+        return None
