@@ -1,0 +1,165 @@
+"""Which feed files exist, what each holds, and a fingerprint of everything that shapes it.
+
+Pure: settings and articles in, a list of ``PlannedFeed`` out. The writer compares each
+fingerprint with the one recorded in state and rebuilds only the feeds whose inputs changed,
+so one edited article costs only the feeds that show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from bot import __version__
+from bot.config import Settings
+from bot.feeds import FeedSpec
+from bot.feedindex import texts_for
+from bot.models import Article
+from bot.slugs import Key, assign_slugs, display_name
+
+logger = logging.getLogger(__name__)
+
+# Bump when the builders' output changes for the same inputs, so every feed is rebuilt once.
+OUTPUT_VERSION = "1"
+FORMATS = ("atom", "rss", "json")
+STYLESHEET = "feed.xsl"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFeed:
+    """One feed file: where it goes, what it says about itself, which articles it shows."""
+
+    path: str  # POSIX, relative to feeds_dir
+    fmt: str  # atom | rss | json
+    kind: str  # site | category | tag
+    name: str  # display name; "" for the site feeds
+    spec: FeedSpec
+    article_ids: tuple[str, ...]  # newest first
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPlan:
+    feeds: tuple[PlannedFeed, ...]
+    slugs: dict[str, dict[str, str]]  # {"categories": {name: slug}, "tags": {...}}: kept in state
+    dropped: tuple[str, ...] = ()  # paths claimed twice (overlapping patterns); first one wins
+
+
+def is_visible(article: Article, settings: Settings, now: datetime) -> bool:
+    """Drafts (unless settings.drafts) and future-dated articles stay out of feeds (P17)."""
+    return (settings.drafts or not article.is_draft) and article.published_at <= now
+
+
+def newest_first(articles: Iterable[Article]) -> list[Article]:
+    return sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+
+
+def group_articles(articles: Sequence[Article], limit: int) -> tuple[
+        list[Article], dict[tuple[str, ...], list[Article]], dict[str, list[Article]]]:
+    """Top ``limit`` articles of the site, of every category path (a parent includes its
+    children's articles) and of every tag. ``articles`` must be newest first."""
+    categories: dict[tuple[str, ...], list[Article]] = defaultdict(list)
+    tags: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        prefixes = {path[:i] for path in article.categories for i in range(1, len(path) + 1)}
+        for prefix in prefixes:
+            if prefix and all(p.strip() for p in prefix):
+                group = categories[prefix]
+                if len(group) < limit:
+                    group.append(article)
+        for tag in dict.fromkeys(t for t in article.tags if t.strip()):
+            if len(tags[tag]) < limit:
+                tags[tag].append(article)
+    return list(articles[:limit]), dict(categories), dict(tags)
+
+
+def article_digest(article: Article) -> str:
+    """Everything of an article that can change a feed: its fields and its file's hash."""
+    return hashlib.sha1(repr(article).encode("utf-8")).hexdigest()
+
+
+def _patterns(settings: Settings, kind: str) -> dict[str, str]:
+    if kind == "site":
+        return {"atom": settings.feed_all_atom, "rss": settings.feed_all_rss, "json": settings.feed_all_json}
+    return {fmt: getattr(settings, f"{kind}_feed_{fmt}") for fmt in FORMATS}
+
+
+def feed_rel_path(pattern: str, slug: str) -> str:
+    """The normalised relative path of a feed; raises ValueError if it would leave feeds_dir."""
+    rel = posixpath.normpath(pattern.replace("{slug}", slug).replace("\\", "/").lstrip("/"))
+    if rel in {".", ""} or rel.startswith("../") or rel == ".." or rel.startswith("/"):
+        raise ValueError(f"feed path {pattern!r} with slug {slug!r} leaves the feeds folder")
+    return rel
+
+
+def _spec(settings: Settings, kind: str, name: str, slug: str, rel: str) -> FeedSpec:
+    texts = texts_for(settings.language)
+    site = settings.site_url if settings.site_url.endswith("/") else settings.site_url + "/"
+    if kind == "site":
+        title, subtitle, page = settings.site_title, settings.site_subtitle, site
+    else:
+        label = texts["category"] if kind == "category" else texts["tag"]
+        title = f"{settings.site_title} · {name}"
+        subtitle = f"{label}{texts['colon']}{name}"
+        page = site + quote(getattr(settings, f"{kind}_url").replace("{slug}", slug))
+    depth = rel.count("/")
+    return FeedSpec(
+        title=title, subtitle=subtitle, self_url=settings.public_feeds_url + quote(rel),
+        alternate_url=page, language=settings.language,
+        author=settings.author or settings.site_title, icon_url=settings.icon_url,
+        logo_url=settings.logo_url,
+        stylesheet_href=("../" * depth + STYLESHEET) if settings.feed_stylesheet else "")
+
+
+def _fingerprint(fmt: str, spec: FeedSpec, settings: Settings, digests: Sequence[str]) -> str:
+    h = hashlib.sha1()
+    for part in (OUTPUT_VERSION, __version__, fmt, repr(spec), str(settings.feed_full_content), *digests):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def plan_feeds(settings: Settings, articles: Sequence[Article], now: datetime,
+               keep_slugs: Mapping[str, Mapping[str, str]] | None = None,
+               reserved: Iterable[str] = ()) -> FeedPlan:
+    """Every feed file with its entries, for the visible articles. ``reserved`` paths (the
+    index files) are never given to a feed; neither is a path another feed already has."""
+    visible = newest_first(a for a in articles if is_visible(a, settings, now))
+    site, categories, tags = group_articles(visible, settings.feed_limit)
+    keep = keep_slugs or {}
+    cat_slugs = assign_slugs(categories, settings.slug_style, settings.slug_map, keep.get("categories"))
+    tag_slugs = assign_slugs(tags, settings.slug_style, settings.slug_map, keep.get("tags"))
+    digests: dict[str, str] = {}
+    groups: list[tuple[str, Key, str, list[Article]]] = [("site", "", "", site)]
+    groups += [("category", k, cat_slugs[k], categories[k]) for k in sorted(categories)]  # type: ignore[index]
+    groups += [("tag", k, tag_slugs[k], tags[k]) for k in sorted(tags)]  # type: ignore[index]
+    feeds: list[PlannedFeed] = []
+    seen: set[str] = set(reserved)
+    dropped: list[str] = []
+    formats = [f for f in FORMATS if f in settings.feed_formats]
+    for kind, key, slug, members in groups:
+        ids = tuple(a.id for a in members)
+        member_digests = [digests.setdefault(a.id, article_digest(a)) for a in members]
+        patterns = _patterns(settings, kind)
+        for fmt in formats:
+            try:
+                rel = feed_rel_path(patterns[fmt], slug)
+            except ValueError as exc:
+                logger.error("Feed not written: %s", exc)
+                continue
+            if rel in seen:
+                dropped.append(rel)
+                continue
+            seen.add(rel)
+            spec = _spec(settings, kind, display_name(key) if key else "", slug, rel)
+            feeds.append(PlannedFeed(rel, fmt, kind, display_name(key) if key else "", spec, ids,
+                                     _fingerprint(fmt, spec, settings, member_digests)))
+    slugs = {"categories": {display_name(k): v for k, v in cat_slugs.items()},
+             "tags": {display_name(k): v for k, v in tag_slugs.items()}}
+    return FeedPlan(tuple(feeds), slugs, tuple(dropped))

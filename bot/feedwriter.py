@@ -1,0 +1,182 @@
+"""Write the planned feeds to ``feeds_dir``: only what changed, atomically, never outside it.
+
+Readers poll with If-Modified-Since / If-None-Match, and static hosts derive both from the
+file's mtime and size, so a rewritten but identical file costs every subscriber a full
+download (FEEDS.md section 6.2). Hence: a feed is rebuilt only when the fingerprint of its inputs
+changed (or its file is missing), written only when its bytes changed, and always through a
+temporary file in the same folder and ``os.replace`` so a reader never sees half a feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from bot.config import Settings
+from bot.errors import ArticleError
+from bot.feedindex import FeedLink, build_index_html, build_opml
+from bot.feedplan import STYLESHEET, FeedPlan, PlannedFeed, plan_feeds
+from bot.feeds import BUILDERS, Entry, make_entry
+from bot.markup import render_body
+from bot.models import Article
+from bot.state import State
+
+logger = logging.getLogger(__name__)
+
+INDEX_HTML = "index.html"
+INDEX_OPML = "index.opml"
+EXTRA_FILES = (INDEX_HTML, INDEX_OPML, STYLESHEET)
+SLUGS_META_KEY = "feed_slugs"
+
+
+@dataclass
+class FeedReport:
+    """What one feed run did. Paths are relative to feeds_dir."""
+
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (article source, reason)
+
+
+class UnsafePathError(ValueError):
+    """A computed output path would land outside feeds_dir."""
+
+
+def safe_path(root: Path, rel: str) -> Path:
+    """``root/rel`` resolved, refusing anything (``..``, absolute, symlinks) that leaves root."""
+    base = root.resolve()
+    target = (base / rel).resolve()
+    if target == base or not target.is_relative_to(base):
+        raise UnsafePathError(f"{rel!r} is outside {root}")
+    return target
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically replace ``path`` with ``data`` unless it already holds exactly that."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; web servers must read feeds
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _remove(root: Path, rel: str) -> bool:
+    """Delete a feed file we wrote before, then the folders it leaves empty."""
+    try:
+        path = safe_path(root, rel)
+        path.unlink(missing_ok=True)
+    except (UnsafePathError, OSError) as exc:
+        logger.warning("Could not remove old feed %s: %s", rel, exc)
+        return False
+    base = root.resolve()
+    parent = path.parent
+    while parent != base and parent.is_relative_to(base):
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+    return True
+
+
+def _render_entries(ids: Iterable[str], by_id: dict[str, Article], settings: Settings,
+                    load_body: Callable[[Article], str], report: FeedReport) -> dict[str, Entry]:
+    """Each needed article rendered once; one that cannot be read or rendered is left out."""
+    entries: dict[str, Entry] = {}
+    for article_id in ids:
+        article = by_id[article_id]
+        try:
+            if settings.feed_full_content or not article.summary:
+                html = render_body(load_body(article), article.body_format, article.url)
+            else:
+                html = ""
+            entries[article_id] = make_entry(article, html, full_content=settings.feed_full_content)
+        except (OSError, UnicodeError, ValueError, ArticleError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            logger.warning("Could not render %s for the feeds: %s", article.source, reason)
+            report.skipped.append((article.source, reason))
+    return entries
+
+
+def _feed_links(feeds: Sequence[PlannedFeed]) -> list[FeedLink]:
+    grouped: dict[tuple[str, str], list[PlannedFeed]] = {}
+    for feed in feeds:
+        grouped.setdefault((feed.kind, feed.name), []).append(feed)
+    return [FeedLink(kind, name, members[0].spec.title, members[0].spec.alternate_url,
+                     {f.fmt: f.spec.self_url for f in members})
+            for (kind, name), members in grouped.items()]
+
+
+def _extras(settings: Settings, plan: FeedPlan) -> dict[str, bytes]:
+    links = _feed_links(plan.feeds)
+    files = {INDEX_OPML: build_opml(settings.site_title, settings.language, links),
+             INDEX_HTML: build_index_html(settings.site_title, settings.language, settings.site_url, links)}
+    if settings.feed_stylesheet:
+        files[STYLESHEET] = resources.files("bot").joinpath("assets", STYLESHEET).read_bytes()
+    return files
+
+
+def _write(root: Path, rel: str, data: bytes, report: FeedReport) -> None:
+    if write_if_changed(safe_path(root, rel), data):
+        report.written.append(rel)
+    else:
+        report.unchanged += 1
+
+
+def write_feeds(settings: Settings, articles: Sequence[Article], state: State, now: datetime,
+                load_body: Callable[[Article], str]) -> FeedReport:
+    """Bring ``feeds_dir`` up to date with ``articles``; record fingerprints in ``state.feeds``."""
+    root = settings.feeds_dir
+    report = FeedReport()
+    plan = plan_feeds(settings, articles, now, state.meta.get(SLUGS_META_KEY), reserved=EXTRA_FILES)
+    for rel in plan.dropped:
+        logger.warning("Two feeds map to %s (overlapping path patterns); only the first is written", rel)
+    dirty = [f for f in plan.feeds if state.feeds.get(f.path) != f.fingerprint or not (root / f.path).is_file()]
+    report.unchanged += len(plan.feeds) - len(dirty)
+    by_id = {a.id: a for a in articles}
+    needed = dict.fromkeys(i for f in dirty for i in f.article_ids)
+    entries = _render_entries(needed, by_id, settings, load_body, report)
+    for feed in dirty:
+        members = [entries[i] for i in feed.article_ids if i in entries]
+        try:
+            _write(root, feed.path, BUILDERS[feed.fmt](feed.spec, members), report)
+        except (UnsafePathError, ValueError, TypeError, OSError) as exc:
+            logger.error("Could not write feed %s: %s", feed.path, exc)
+            continue
+        complete = len(members) == len(feed.article_ids)
+        state.feeds[feed.path] = feed.fingerprint if complete else ""  # "" retries next run
+    extras = _extras(settings, plan)
+    for rel, data in extras.items():
+        try:
+            _write(root, rel, data, report)
+            state.feeds[rel] = hashlib.sha1(data).hexdigest()
+        except (UnsafePathError, OSError) as exc:
+            logger.error("Could not write %s: %s", rel, exc)
+    keep = {f.path for f in plan.feeds} | set(extras)
+    for rel in sorted(set(state.feeds) - keep):
+        if _remove(root, rel):
+            report.removed.append(rel)
+        del state.feeds[rel]
+    state.meta[SLUGS_META_KEY] = plan.slugs
+    return report
