@@ -200,13 +200,18 @@ class StateStore:
             os.replace(path, damaged)
             logger.warning("Kept the damaged state file as %s", damaged.name)
             return
-        link = self.backup_path.with_name(self.backup_path.name + ".tmp")
-        link.unlink(missing_ok=True)
+        _copy(path, self.backup_path)
+
+    def keep_copy(self, suffix: str) -> Path | None:
+        """Keep the current file as ``state.json.zst.<suffix>`` (before an import or a reset)."""
+        if not self.path.exists():
+            return None
+        target = self.path.with_name(f"{self.path.name}.{suffix}")
         try:
-            os.link(path, link)  # the main file stays in place the whole time
-        except OSError:  # a filesystem without hard links
-            link.write_bytes(path.read_bytes())
-        os.replace(link, self.backup_path)
+            _copy(self.path, target)
+        except OSError as exc:
+            raise StateError(f"cannot keep a copy as {target}: {exc.strerror or exc}") from None
+        return target
 
     # --- the single-writer lock ------------------------------------------------------------
     @property
@@ -239,6 +244,22 @@ class StateStore:
         for stale in self.state_dir.glob("*.tmp-*"):  # left by a writer killed mid-save
             stale.unlink(missing_ok=True)
 
+    def lock_owner(self) -> str | None:
+        """Who holds the lock ("pid N on HOST"), or None if nobody does. Takes nothing."""
+        if self._lock_fd is not None:
+            return _read_fd(self._lock_fd)
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_fd(fd) or "unknown pid"
+        finally:
+            os.close(fd)  # closing drops the probe's shared lock too
+        return None
+
     def release(self) -> None:
         if self._lock_fd is None:
             return
@@ -257,6 +278,17 @@ class StateStore:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def _copy(src: Path, dest: Path) -> None:
+    """Atomically make ``dest`` a copy of ``src``; ``src`` stays in place the whole time."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:  # a filesystem without hard links
+        tmp.write_bytes(src.read_bytes())
+    os.replace(tmp, dest)
 
 
 def _read_fd(fd: int) -> str:
