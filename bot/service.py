@@ -1,13 +1,15 @@
 """The engine: read -> plan -> write feeds -> publish -> save, shared by every verb and the bot.
 
 Concurrency rule for ``newsbot run``: the scan cache (``state.articles``, ``state.bad``,
-``state.feeds``) is written only by the scan worker thread; posts, queue and meta only on the
-event loop. The loop reads articles through ``Catalog``, an immutable snapshot swapped in
-after each scan, so a 100,000-article scan never blocks or races a command.
+``state.feeds``) is written only by the scan worker thread, on a private copy swapped in when
+the scan is done; posts, queue and meta are written on the event loop. The loop reads articles
+through ``Catalog``, an immutable snapshot swapped in after each scan, so a 100,000-article scan
+never blocks or races a command, and a scan cut short at shutdown changes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot import feedwriter, markup, messages, postqueue, reader, scanner
 from bot.config import Settings
@@ -22,6 +25,7 @@ from bot.models import Article, Post, ScanReport
 from bot.state import State, StateStore
 
 logger = logging.getLogger(__name__)
+_MISSING = object()
 
 
 def utcnow() -> datetime:
@@ -74,23 +78,49 @@ class Engine:
         self.catalog = Catalog.of(scanner.current_articles(state)) if state.articles else Catalog()
         self.last_cycle: CycleReport | None = None
         self._scan_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # held briefly: a scan's swap-in, a save's serialisation
 
     # --- scanning and feeds (worker thread in `run`) ------------------------------------
     def scan_and_build(self, now: datetime | None = None, *, progress: Callable[[int, int], None] | None = None) -> CycleReport:
-        """Scan the folder, refresh the catalog and write the feeds that changed."""
+        """Scan the folder, refresh the catalog and write the feeds that changed.
+
+        The scan works on a copy of the scan sections and swaps it in at the end, under
+        ``_state_lock``: a loop-side ``save`` never serialises a half-updated dict, and a scan
+        aborted by ``progress`` raising (shutdown) leaves the state as it was.
+        """
         with self._scan_lock:  # at most one scan at a time
             started = utcnow()
             now = now or started
-            report = scanner.scan(self.settings, self.state, now, progress=progress)
-            self.catalog = Catalog.of(scanner.current_articles(self.state))
-            feeds = feedwriter.write_feeds(self.settings, self.catalog.articles, self.state, now, self.load_body)
-            self.state.meta["last_scan_at"] = now.isoformat()
+            work, base_meta = self._working_copy()
+            report = scanner.scan(self.settings, work, now, progress=progress)
+            catalog = Catalog.of(scanner.current_articles(work))
+            feeds = feedwriter.write_feeds(self.settings, catalog.articles, work, now, self.load_body)
+            work.meta["last_scan_at"] = now.isoformat()
+            self._commit(work, base_meta)
+            self.catalog = catalog
             finished = utcnow()
             cycle = CycleReport(report, len(feeds.written), len(feeds.removed), finished,
                                 (finished - started).total_seconds())
             self.last_cycle = cycle
             _log_scan(cycle)
             return cycle
+
+    def _working_copy(self) -> tuple[State, dict[str, Any]]:
+        """Private copies of what a scan writes (posts and queue are shared: a scan never writes them)."""
+        s = self.state
+        with self._state_lock:
+            meta_json = json.dumps(s.meta)  # the C encoder reads it in one step, whatever the loop does
+            work = State(articles={k: dict(v) for k, v in s.articles.items()}, posts=s.posts, queue=s.queue,
+                         bad={k: dict(v) for k, v in s.bad.items()}, feeds=dict(s.feeds), meta=json.loads(meta_json))
+            return work, json.loads(meta_json)
+
+    def _commit(self, work: State, base_meta: dict[str, Any]) -> None:
+        """Swap the scan's results in; only the meta keys the scan changed are written back."""
+        with self._state_lock:
+            self.state.articles, self.state.bad, self.state.feeds = work.articles, work.bad, work.feeds
+            for key, value in work.meta.items():
+                if base_meta.get(key, _MISSING) != value:
+                    self.state.meta[key] = value
 
     @property
     def scan_running(self) -> bool:
@@ -128,7 +158,9 @@ class Engine:
                                      now=utcnow, sleep=sleep, alert=alert, stop=stop)  # type: ignore[arg-type]
 
     def save(self) -> bool:
-        return self.store.save(self.state)
+        """Write the state if it changed; safe from the loop while a scan runs in its thread."""
+        with self._state_lock:
+            return self.store.save(self.state)
 
 
 def _log_scan(cycle: CycleReport) -> None:
