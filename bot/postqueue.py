@@ -30,9 +30,10 @@ from typing import Any
 from bot.config import Settings
 from bot.drain import DrainReport, drain, iso, parse_iso
 from bot.models import Article, ScanReport
+from bot.publisher import Publisher
 from bot.state import State
 
-__all__ = ["DrainReport", "drain", "plan_posts", "recover_in_flight", "mark_done", "requeue", "skip", "resume",
+__all__ = ["DrainReport", "Publisher", "drain", "plan_posts", "recover_in_flight", "mark_done", "requeue", "skip", "resume",
            "pending", "problems", "article_fingerprint", "parse_iso"]
 
 logger = logging.getLogger(__name__)
