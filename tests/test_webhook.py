@@ -1,0 +1,76 @@
+"""Telegram webhook on the web-mode port: real server, real PTB Application and Update."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from telegram import Update
+from telegram.ext import ApplicationBuilder
+
+from bot.config import Settings
+from bot.health import HealthInfo
+from bot.web import start_http
+from bot.webhook import (
+    SECRET_HEADER,
+    webhook_handlers,
+    webhook_public_url,
+    webhook_secret,
+)
+
+NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
+TOKEN = "123456:" + "A" * 35
+UPDATE = {"update_id": 7, "message": {"message_id": 1, "date": 1732096800, "text": "/status",
+                                      "chat": {"id": 42, "type": "private"},
+                                      "from": {"id": 42, "is_bot": False, "first_name": "A"}}}
+
+
+async def test_updates_reach_the_application_and_strangers_are_refused(tmp_path: Path) -> None:
+    application = ApplicationBuilder().token(TOKEN).updater(None).build()
+    secret = webhook_secret(TOKEN)
+    settings = Settings(feeds_dir=tmp_path, state_dir=tmp_path / "state", http="127.0.0.1:0")
+    health = lambda: HealthInfo(None, 300, NOW, NOW)
+    web = await start_http(settings, health, extra_handlers=webhook_handlers(application, secret))
+    try:
+        async with httpx.AsyncClient(base_url=web.url) as c:
+            ok = await c.post("/telegram", json=UPDATE, headers={SECRET_HEADER: secret})
+            assert ok.status_code == 200
+            update = await asyncio.wait_for(application.update_queue.get(), 5)
+            assert isinstance(update, Update) and update.update_id == 7
+            assert update.message is not None and update.message.text == "/status"
+            for headers in ({SECRET_HEADER: "wrong"}, {SECRET_HEADER: secret[:-1]}, {}):
+                assert (await c.post("/telegram", json=UPDATE, headers=headers)).status_code == 403
+            garbage = await c.post("/telegram", content=b"not json",
+                                   headers={SECRET_HEADER: secret, "Content-Type": "application/json"})
+            assert garbage.status_code == 400
+            form = await c.post("/telegram", data={"a": "b"}, headers={SECRET_HEADER: secret})
+            assert form.status_code == 415
+            assert (await c.get("/telegram")).status_code == 405
+        await asyncio.sleep(0.05)
+        assert application.update_queue.empty()
+    finally:
+        await web.stop()
+
+
+def test_secret_is_stable_and_hides_the_token() -> None:
+    secret = webhook_secret(TOKEN)
+    assert secret == webhook_secret(TOKEN) != webhook_secret(TOKEN + "B")
+    assert "123456" not in secret and "AAAA" not in secret
+    assert 1 <= len(secret) <= 256 and secret.isalnum()  # Telegram allows A-Z a-z 0-9 _ -
+
+
+def test_a_secret_is_required() -> None:
+    application = ApplicationBuilder().token(TOKEN).updater(None).build()
+    with pytest.raises(ValueError, match="secret"):
+        webhook_handlers(application, "")
+
+
+@pytest.mark.parametrize(("url", "expected"), [("https://bot.example.com", "https://bot.example.com/telegram"),
+                                               ("https://bot.example.com/", "https://bot.example.com/telegram"),
+                                               ("https://x.io/nb/telegram", "https://x.io/nb/telegram")])
+def test_public_url(url: str, expected: str) -> None:
+    assert webhook_public_url(Settings(webhook_url=url)) == expected
+
