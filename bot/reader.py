@@ -84,9 +84,9 @@ def _checked_text(text: str, source: str) -> str:
     sample = text[:8192]
     if not sample.strip():
         raise ArticleError(source, "empty file")
-    if len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
+    if _CONTROL.search(sample) and len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
         raise ArticleError(source, "binary file (many control characters), not an article")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def split_front_matter(text: str, source: str = "") -> tuple[dict[str, Any], str, str]:

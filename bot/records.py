@@ -9,6 +9,7 @@ cache is pruned to the live set on each call, so it never outgrows the state.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,12 +22,18 @@ SETTINGS_KEY = "scan_settings"  # meta key: fingerprint of the settings the reco
 _decoded: dict[tuple[str, str, str, str], Article] = {}
 
 
+@functools.lru_cache(maxsize=8)
+def _host(site_url: str) -> str:
+    return urlsplit(site_url).hostname or "localhost"
+
+
 def new_id(article: Article, settings: Settings, taken: set[str]) -> str:
     """A valid RFC 4151 tag URI: ``tag:<host>,<published date>:<uid or URL path>``, unique in ``taken``."""
-    host = urlsplit(settings.site_url).hostname or "localhost"
-    parts = urlsplit(article.url)
+    host = _host(settings.site_url)
+    after_host = article.url.partition("://")[2].partition("#")[0]
+    path = after_host[after_host.find("/"):] if "/" in after_host else "/"
     keys = [quote(article.uid, safe="-._~!$&'()*+,;=:@/")] if article.uid else []
-    keys += [parts.path + ("?" + parts.query if parts.query else ""), "/" + quote(article.source, safe="/")]
+    keys += [path, "/" + quote(article.source, safe="/")]
     for key in keys:
         candidate = f"tag:{host},{article.published_at.date().isoformat()}:{key}"
         if candidate not in taken:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 import logging
 import os
 import re
@@ -37,10 +36,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.errors import ArticleError
 from bot.models import Article, BadFile, ScanReport
-from bot.reader import parse_article
 from bot.records import SETTINGS_KEY, article_from_record, article_to_record, current_articles, new_id
+from bot.sourcefiles import Job, read_files
 from bot.state import State
 
 __all__ = ["scan", "article_to_record", "article_from_record", "current_articles", "new_id"]
@@ -181,17 +179,16 @@ def _read_all(todo: list[str], found: dict[str, _Found], state: State, settings:
               ) -> dict[str, tuple[_Found, Article]]:
     skipped: dict[str, list[int]] = state.meta[SKIPPED_KEY]
     parsed: dict[str, tuple[_Found, Article]] = {}
-    for i, rel in enumerate(todo, 1):
+    jobs = [Job(rel, found[rel].path, found[rel].mtime_ns, found[rel].size,
+                None if force or rel not in state.articles else state.articles[rel]["hash"]) for rel in todo]
+    for i, outcome in enumerate(read_files(jobs, settings), 1):
         if progress is not None:
-            progress(i, len(todo))
-        f = found[rel]
-        try:
-            article = _read_one(rel, f, state.articles.get(rel), settings, force)
-        except ArticleError as exc:
-            _mark_bad(state, rel, f, exc.reason)
+            progress(i, len(jobs))
+        rel, article, f = outcome.rel, outcome.article, found[outcome.rel]
+        if outcome.reason:
+            _mark_bad(state, rel, f, outcome.reason)
             skipped.pop(rel, None)
-            continue
-        if article is None:  # same bytes as recorded: refresh the stat only
+        elif article is None:  # same bytes as recorded: refresh the stat only
             state.articles[rel].update(mtime_ns=f.mtime_ns, size=f.size)
             state.bad.pop(rel, None)
             out.unchanged += 1
@@ -205,22 +202,6 @@ def _read_all(todo: list[str], found: dict[str, _Found], state: State, settings:
             skipped.pop(rel, None)
             parsed[rel] = (f, article)
     return parsed
-
-
-def _read_one(rel: str, f: _Found, old: dict[str, Any] | None, settings: Settings, force: bool) -> Article | None:
-    if f.size > settings.max_file_bytes:
-        raise ArticleError(rel, f"file is {f.size:,} bytes, over the max_file_bytes limit of {settings.max_file_bytes:,}")
-    try:
-        with open(f.path, "rb") as fh:
-            data = fh.read(settings.max_file_bytes + 1)
-    except OSError as exc:
-        raise ArticleError(rel, f"cannot read the file: {exc.strerror}") from None
-    if len(data) > settings.max_file_bytes:
-        raise ArticleError(rel, f"file grew over the max_file_bytes limit of {settings.max_file_bytes:,}")
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if old is not None and old["hash"] == digest and not force:
-        return None
-    return parse_article(data, rel, f.mtime_ns / 1e9, settings, digest)
 
 
 def _mark_bad(state: State, rel: str, f: _Found, reason: str, dup_of: str = "") -> None:
@@ -256,9 +237,9 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
             if not ids:
                 ids = {rec["id"] for rec in state.articles.values()}
             out.new.append(rel)
-        article = dataclasses.replace(article, id=old["id"] if old else new_id(article, settings, ids))
-        ids.add(article.id)
         record = article_to_record(article)
+        record["id"] = article_id = old["id"] if old else new_id(article, settings, ids)
+        ids.add(article_id)
         if old is not None and is_known:
             if old["hash"] != article.content_hash or old["article"] != record:
                 out.changed.append(rel)
@@ -266,7 +247,7 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
                 out.unchanged += 1
         owners[article.url] = rel
         state.articles[rel] = {"mtime_ns": f.mtime_ns, "size": f.size, "hash": article.content_hash,
-                               "id": article.id, "article": record}
+                               "id": article_id, "article": record}
         state.bad.pop(rel, None)
     for rel in sorted(gone_set):
         del state.articles[rel]

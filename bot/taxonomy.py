@@ -107,7 +107,8 @@ def _name(value: Any, source: str, what: str) -> str:
     text = _ZERO_WIDTH.sub("", text).strip()
     if _UNSAFE_NAME.search(text):
         raise ArticleError(source, f"unsafe {what} name {text!r} (control characters)")
-    if text.startswith(("/", "\\")) or any(p in {".", ".."} for p in re.split(r"[/\\]", text)):
+    if (text.startswith(("/", "\\", ".")) or "/." in text or "\\." in text) and (
+            text.startswith(("/", "\\")) or any(p in {".", ".."} for p in re.split(r"[/\\]", text))):
         raise ArticleError(source, f"unsafe {what} name {text!r} (looks like a file path)")
     if len(text) > MAX_NAME_CHARS:
         raise ArticleError(source, f"{what} name longer than {MAX_NAME_CHARS} characters: {text[:40]!r}…")

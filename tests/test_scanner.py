@@ -316,3 +316,24 @@ def test_symlink_loops_and_unreadable_names_do_not_break_the_scan(site: Site) ->
     report = site.scan()
     assert len(report.new) == 2 and report.bad == ()
     site.state.to_json_bytes()  # the odd name is stored in a form JSON can hold
+
+
+def test_worker_processes_give_the_same_result_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    from bot import sourcefiles
+
+    for i in range(12):
+        write(tmp_path / "p", f"{i:02d}.md", post(f"T{i}", extra=f"categories: [c{i % 3}]"))
+    write(tmp_path / "p", "gb.md", post("国网新闻").encode("gb18030"))
+    write(tmp_path / "p", "bad.md", post(extra="x: [y"))
+    serial = Site(tmp_path / "p")
+    expected = serial.scan()
+    monkeypatch.setattr(sourcefiles, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(sourcefiles, "CHUNK_FILES", 3)
+    pooled = Site(tmp_path / "p")
+    caplog.clear()
+    assert pooled.scan() == expected
+    assert pooled.state.articles == serial.state.articles
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("gb.md" in m and "GB18030" in m for m in messages)  # replayed from the worker
+    assert any("bad.md" in m and "broken YAML" in m for m in messages)
