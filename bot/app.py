@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -101,8 +101,9 @@ async def on_startup(app: Application[Any, Any, Any, Any, Any, Any], store: Stat
     """What a previous run left behind, and the command menu."""
     service: Service = app.bot_data[SERVICE_KEY]
     if getattr(store, "recovered_from_backup", False):
-        await service.alerts(alerts.RECOVERED, "The state file was unreadable and was recovered from its backup; "
-                                               "the last changes before that may be missing.")
+        reason = getattr(store, "recovery_reason", "") or "the state file was unreadable"
+        await service.alerts(alerts.RECOVERED, f"State recovered from its backup ({reason}); the last changes "
+                                               "before that may be missing: check /queue and /retry.")
     unknown = postqueue.recover_in_flight(service.engine.state)
     if unknown:
         service.engine.save()
@@ -156,8 +157,12 @@ def run_service(settings: Settings, args: object = None) -> int:
         store.release()
 
 
-async def serve(settings: Settings, engine: Engine, store: StateStore) -> int:
-    """Run until SIGTERM/SIGINT (or ``Service.stop`` is set); the state folder is already locked."""
+async def serve(settings: Settings, engine: Engine, store: StateStore, *,
+                ready: Callable[[Application[Any, Any, Any, Any, Any, Any]], None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``Service.stop`` is set); the state folder is already locked.
+
+    ``ready`` is called with the running Application (tests and benchmarks steer it through it).
+    """
     async with image_client(settings) as http:
         app = build_application(settings, engine, http=http, store=store)
         service: Service = app.bot_data[SERVICE_KEY]
@@ -169,6 +174,8 @@ async def serve(settings: Settings, engine: Engine, store: StateStore) -> int:
                 return 0 if service.stop.is_set() else 1
             web = await _start(app, service, store)
             logger.info("newsbot %s running: %s", __version__, _mode(settings))
+            if ready is not None:
+                ready(app)
             await service.stop.wait()
             logger.info("Stopping")
             await _stop(app, service, web)

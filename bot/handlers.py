@@ -89,7 +89,7 @@ async def cmd_scan(update: Update, context: Context) -> None:
     if not await _no_args(update, context, "scan"):
         return
     service = _svc(context)
-    await reply(update, ["A scan is already running; I will report when it ends." if service.engine.scan_running
+    await reply(update, ["A scan is already running; I will report when it ends." if service.scanning
                          else "Scanning…"])
     cycle = await service.scan()
     if cycle is None:

@@ -101,6 +101,10 @@ class Service:
         self._scan_task = self._start(self._scan_task, self._scan_once, "newsbot-scan")
         return await self._until_stopped(self._scan_task)
 
+    @property
+    def scanning(self) -> bool:
+        return (self._scan_task is not None and not self._scan_task.done()) or self.engine.scan_running
+
     def kick_drain(self) -> None:
         """Post what is due soon, without waiting."""
         if self.live and not self.stop.is_set():
@@ -218,7 +222,7 @@ class Service:
     def status(self) -> list[str]:
         return status_lines(self.settings, self.engine.state, now=utcnow(), version=__version__,
                             articles=self.engine.catalog.articles, next_scan_at=self.next_scan_at(),
-                            scan_running=self.engine.scan_running)
+                            scan_running=self.scanning)
 
     def scan_interval_s(self) -> float:
         """For health checks: the gap between two scheduled scans."""

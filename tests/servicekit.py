@@ -18,11 +18,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application, image_client
+from bot.app import build_application, image_client, on_startup
 from bot.config import Settings, load_settings
 from bot.handlers import SERVICE_KEY
 from bot.jobs import Service
 from bot.service import Engine, open_engine
+from bot.state import StateStore
 from tests.fakebotapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,15 +106,27 @@ class Bot:
         return [c for c in self.fake.calls if c.method.startswith("send") and str(c.params.get("chat_id")) == CHANNEL]
 
 
+def open_with(settings: Settings, engine_class: type[Engine] = Engine) -> tuple[Engine, StateStore]:
+    """Like ``open_engine``, with a test subclass of Engine if asked."""
+    if engine_class is Engine:
+        return open_engine(settings)
+    store = StateStore(settings.state_dir)
+    store.acquire()
+    return engine_class(settings, store, store.load()), store
+
+
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, fake: FakeBotAPI, *, first_scan: bool = True) -> AsyncIterator[Bot]:
+async def running_bot(settings: Settings, fake: FakeBotAPI, *, first_scan: bool = True, startup: bool = False,
+                      engine_class: type[Engine] = Engine) -> AsyncIterator[Bot]:
     """The Application initialised (getMe) with its Service; the first scan records the baseline."""
-    engine, store = open_engine(settings)
+    engine, store = open_with(settings, engine_class)
     try:
         async with image_client(settings) as http:
             app = build_application(settings, engine, http=http, store=store)
             async with app:
                 bot = Bot(fake, app, settings)
+                if startup:
+                    await on_startup(app, store)
                 if first_scan:
                     assert await bot.service.scan() is not None
                 yield bot
