@@ -41,13 +41,16 @@ from bot.records import SETTINGS_KEY, article_from_record, article_to_record, cu
 from bot.sourcefiles import Job, read_files
 from bot.state import State
 
-__all__ = ["scan", "article_to_record", "article_from_record", "current_articles", "new_id"]
+__all__ = ["scan", "bad_files", "article_to_record", "article_from_record", "current_articles", "new_id"]
 
 logger = logging.getLogger(__name__)
 
 SKIPPED_KEY = "scan_skipped"
 _BACKUP_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".bak", ".tmp", ".orig", ".rej", ".part", ".crdownload")
 _BACKUP_PREFIXES = (".", "#", "~$")
+# Jekyll, Hexo and Hugo skip "_name" files and folders (_site, _layouts, Hugo's _index.md list
+# pages) except the posts folder itself, and _drafts when drafts are on.
+_KEPT_UNDERSCORE_DIRS = ("_posts",)
 _FUTURE_MTIME_S = 60.0
 _PARSE_SETTINGS = ("site_url", "permalink", "category_style", "timezone", "image_keys", "drafts", "max_file_bytes")
 
@@ -92,7 +95,7 @@ def scan(settings: Settings, state: State, now: datetime, *,
     report = ScanReport(
         new=tuple(sorted(out.new)), changed=tuple(sorted(out.changed)), deleted=tuple(sorted(out.deleted)),
         held=tuple(held), renamed=tuple(sorted(out.renamed)), unchanged=out.unchanged,
-        bad=tuple(BadFile(rel, rec["reason"]) for rel, rec in sorted(state.bad.items())),
+        bad=tuple(bad_files(state)),
     )
     level = logging.DEBUG if report.is_noop else logging.INFO
     logger.log(level, "scan: %d new, %d changed, %d deleted, %d renamed, %d held, %d bad, %d unchanged, %d settling",
@@ -105,6 +108,7 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
     """Article files by relative POSIX path, and the ones too fresh to read yet."""
     include = re.compile("|".join(fnmatch.translate(p) for p in settings.include), re.I)
     excluded = [re.compile(fnmatch.translate(p)) for p in settings.exclude]
+    kept_dirs = _KEPT_UNDERSCORE_DIRS + (("_drafts",) if settings.drafts else ())
     found: dict[str, _Found] = {}
     settling: set[str] = set()
     stack = [(str(settings.articles_dir), "")]
@@ -121,10 +125,10 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
             if name.startswith(_BACKUP_PREFIXES) or any(p.match(rel) for p in excluded):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                if settings.drafts or name != "_drafts":
+                if not name.startswith("_") or name in kept_dirs:
                     stack.append((entry.path, rel + "/"))
                 continue
-            if name.endswith(_BACKUP_SUFFIXES) or not include.match(name):
+            if name.startswith("_") or name.endswith(_BACKUP_SUFFIXES) or not include.match(name):
                 continue
             try:
                 st = entry.stat()
@@ -273,3 +277,8 @@ class _RenameIndex:
                 self._taken.add(rel)
                 return rel
         return None
+
+
+def bad_files(state: State) -> list[BadFile]:
+    """Every file the last scans could not use, with why, by path (for ``status`` and /status)."""
+    return [BadFile(rel, rec["reason"]) for rel, rec in sorted(state.bad.items())]

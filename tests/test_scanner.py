@@ -160,7 +160,8 @@ def test_a_known_file_being_rewritten_is_not_deleted(site: Site) -> None:
 
 def test_skipped_files(site: Site) -> None:
     for rel in [".hidden.md", ".git/x.md", "a.md~", "#a.md#", ".a.md.swp", "a.md.bak", "a.md.swp", "notes.txt",
-                "_drafts/d.md", "excluded/x.md", "image.png"]:
+                "_drafts/d.md", "excluded/x.md", "image.png", "_index.md", "_site/2021-01-01-x.md",
+                "_layouts/post.html"]:
         write(site.root, rel, post())
     write(site.root, "kept.MD", post())
     write(site.root, "page.html", post())
