@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -24,11 +25,11 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from gen_corpus import generate  # noqa: E402
+from gen_corpus import generate
 
-from bot import postqueue, scanner  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.state import State, StateStore  # noqa: E402
+from bot import postqueue, scanner
+from bot.config import Settings
+from bot.state import State, StateStore
 
 SAMPLE = 400
 
@@ -82,10 +83,10 @@ def measure(state: State, work: Path, repeat: int) -> dict[str, float]:
     for r in range(repeat):
         store = StateStore(folder)
         t_load, loaded = timed(store.load)
-        t_noop, wrote = timed(lambda: store.save(loaded))
+        t_noop, wrote = timed(partial(store.save, loaded))
         written += store.path.stat().st_size if wrote else 0
         next(iter(loaded.posts.values()))["attempts"] = r + 1  # one post changed
-        t_save, _ = timed(lambda: store.save(loaded))
+        t_save, _ = timed(partial(store.save, loaded))
         store.release()
         loads.append(t_load)
         saves.append(t_save)

@@ -13,8 +13,7 @@ Document shape (``version`` 1, see ``bot.stateschema`` for the file format and m
 
 No article bodies are ever stored.
 
-Files in the state folder: ``state.json.zst`` (current), ``state.json.zst.bak`` (the previous
-good copy), ``lock`` (who owns the folder). Losing the state would re-post a site's history,
+Files: ``state.json.zst``, ``state.json.zst.bak`` (the previous good copy), ``lock``. Losing the state would re-post a site's history,
 so a save is write-tmp + fsync + keep-previous + rename + fsync-folder, a damaged file is
 recovered from the backup (``recovered_from_backup``; the caller alerts admins), and with no
 good copy at all ``load`` refuses rather than start empty.
@@ -30,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from bot import stateschema
 from bot.errors import StateError, StateLockedError
@@ -118,15 +117,13 @@ class StateStore:
 
     def _read(self, path: Path, *, main: bool) -> State:
         try:
-            blob = path.read_bytes()
+            data = stateschema.unpack(path.read_bytes())
         except OSError as exc:
             raise StateError(f"cannot read: {exc.strerror}") from None
-        data = stateschema.unpack(blob)
         doc = stateschema.decode_json(data)
-        # What we wrote reads back byte-identical, so a save with no change writes nothing; a
-        # migrated or foreign file differs and is rewritten once. After a recovery, always write.
-        self._last_saved = data if main else None
-        self._main_is_good = main
+        # Our own file reads back byte-identical, so an unchanged save writes nothing; a migrated
+        # or foreign one is rewritten once; after a recovery the next save always writes.
+        self._last_saved, self._main_is_good = (data if main else None), main
         return State.from_document(doc)
 
     def _recover(self, problem: str) -> State:
@@ -148,12 +145,11 @@ class StateStore:
     def _read_legacy(self) -> State:
         try:
             state = self._read(self.legacy_path, main=False)
-        except stateschema.NewerVersionError:
-            raise
         except StateError as exc:
+            if isinstance(exc, stateschema.NewerVersionError):
+                raise
             raise StateError(f"the state in {self.legacy_path} cannot be loaded ({exc}). {HOW_TO_PROCEED}") from None
-        logger.info("Read %s from an older newsbot; the next save converts it to %s", self.legacy_path.name,
-                    self.path.name)
+        logger.info("Read %s from an older newsbot; the next save converts it", self.legacy_path.name)
         return state
 
     # --- saving ----------------------------------------------------------------------------
@@ -268,12 +264,12 @@ class StateStore:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
-    def lock(self) -> StateStore:
+    def lock(self) -> Self:
         """``with store.lock():`` holds the lock for the block."""
         self.acquire()
         return self
 
-    def __enter__(self) -> StateStore:
+    def __enter__(self) -> Self:
         return self.lock()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

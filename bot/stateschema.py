@@ -27,9 +27,9 @@ import orjson
 from bot.errors import StateError
 
 try:  # Python 3.14+ ships zstd; older ones use the backport of that very module
-    from compression import zstd  # type: ignore[import-not-found]
+    from compression import zstd  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the interpreter
-    from backports import zstd  # type: ignore[import-not-found,no-redef]
+    from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 STATE_VERSION = 1
 SECTIONS: dict[str, type] = {"meta": dict, "articles": dict, "posts": dict, "queue": list, "bad": dict, "feeds": dict}
@@ -53,14 +53,14 @@ def encode(doc: dict[str, Any]) -> bytes:
 
 def pack(data: bytes) -> bytes:
     """Wrap JSON bytes in a checksummed zstd frame."""
-    return zstd.compress(data, options=_ZSTD_OPTIONS)
+    return bytes(zstd.compress(data, options=_ZSTD_OPTIONS))
 
 
 def unpack(blob: bytes) -> bytes:
     """JSON bytes from a zstd frame (checksum verified) or from plain JSON."""
     if blob.startswith(ZSTD_MAGIC):
         try:
-            return zstd.decompress(blob)
+            return bytes(zstd.decompress(blob))
         except zstd.ZstdError as exc:
             raise StateError(f"damaged or truncated ({exc})") from None
     if not blob.strip():
