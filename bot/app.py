@@ -179,6 +179,7 @@ async def serve(settings: Settings, engine: Engine, store: StateStore, *,
             await service.stop.wait()
             logger.info("Stopping")
             await _stop(app, service, web)
+            logger.info("Stopped; state saved")
             return 0
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
