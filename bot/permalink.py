@@ -98,8 +98,8 @@ def article_url(permalink: Any, slug: str, path: PurePosixPath, local_at: dateti
         return absolute_http_url(value if "//" in value[:10] else value.lstrip("/"), root)
     values = _placeholders(slug, path, local_at, categories, settings.permalink)
     expanded = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), settings.permalink_pattern)
-    path = _SLASHES.sub("/", expanded).lstrip("/")
-    return root + quote(_LONE_PERCENT.sub("%25", path), safe=_PATH_SAFE)
+    relative = _SLASHES.sub("/", expanded).lstrip("/")
+    return root + quote(_LONE_PERCENT.sub("%25", relative), safe=_PATH_SAFE)
 
 
 def _placeholders(slug: str, path: PurePosixPath, at: datetime,

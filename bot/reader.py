@@ -6,6 +6,12 @@ without front matter is still an article, as in all three generators. YAML is pa
 PyYAML's C loader directly: it is what python-frontmatter uses underneath, without the
 extra copies, and TOML with the standard library's ``tomllib``.
 
+Dates: ``date`` (or Hugo's ``publishDate``), else the Jekyll file-name date, else the file's
+mtime, all read by ``bot.dates``. A date that is present but unreadable (``date:  +0800``)
+makes the file bad input, as Jekyll does: it is reported with the reason and not published
+(a guessed date could post stale news as new); a known article keeps its last good version
+until the file is fixed. An unreadable ``updated``/``lastmod`` is only logged.
+
 Bodies are not rendered here (``bot.markup`` does that when a feed or post needs them):
 the title and lead-image fallbacks use cheap regular expressions over the raw body.
 """
@@ -208,8 +214,8 @@ def _plain(value: Any) -> str:
 def _author(value: Any) -> str:
     if isinstance(value, dict):
         return _text(value.get("name"))
-    if isinstance(value, list):
-        return ", ".join(n for n in (_author(v) for v in value) if n)
+    if isinstance(value, list):  # top-level names only: YAML aliases could nest without end
+        return ", ".join(n for n in (_author(v) for v in value[:20] if not isinstance(v, list)) if n)
     return _text(value)
 
 

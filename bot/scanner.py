@@ -114,12 +114,7 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
     stack = [(str(settings.articles_dir), "")]
     while stack:
         folder, prefix = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as exc:
-            logger.warning("Cannot list %s: %s", folder, exc.strerror)
-            continue
-        for entry in entries:
+        for entry in _list(folder):
             name = entry.name
             rel = prefix + name
             if name.startswith(_BACKUP_PREFIXES) or any(p.match(rel) for p in excluded):
@@ -134,8 +129,7 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
                 st = entry.stat()
             except OSError:
                 continue  # vanished or a broken link
-            if not _is_utf8(rel):
-                rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            rel = _json_safe(rel)
             age_s = now_ts - st.st_mtime
             if -_FUTURE_MTIME_S < age_s < settings.settle_s:
                 settling.add(rel)
@@ -144,12 +138,22 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
     return found, settling
 
 
-def _is_utf8(text: str) -> bool:
+def _list(folder: str) -> list[os.DirEntry[str]]:
     try:
-        text.encode("utf-8")
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as exc:
+        logger.warning("Cannot list %s: %s", folder, exc.strerror)
+        return []
+
+
+def _json_safe(rel: str) -> str:
+    """A file name that is not valid UTF-8 gets a readable, JSON-storable key (\\xff escapes)."""
+    try:
+        rel.encode("utf-8")
     except UnicodeEncodeError:
-        return False
-    return True
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return rel
 
 
 def _same_stat(rec: dict[str, Any] | list[int] | None, f: _Found) -> bool:
@@ -265,13 +269,13 @@ class _RenameIndex:
         self._by: list[dict[str, str]] = [{}, {}, {}]
         for rel in sorted(gone):
             rec = state.articles[rel]
-            for index, key in zip(self._by, (rec["hash"], rec["article"].get("uid", ""), rec["article"]["url"])):
+            for index, key in zip(self._by, (rec["hash"], rec["article"].get("uid", ""), rec["article"]["url"]), strict=True):
                 if key:
                     index.setdefault(key, rel)
         self._taken: set[str] = set()
 
     def match(self, article: Article) -> str | None:
-        for index, key in zip(self._by, (article.content_hash, article.uid, article.url)):
+        for index, key in zip(self._by, (article.content_hash, article.uid, article.url), strict=True):
             rel = index.get(key) if key else None
             if rel is not None and rel not in self._taken:
                 self._taken.add(rel)

@@ -4,9 +4,10 @@ A cold scan of a big site is CPU-bound in YAML and text handling, so above
 ``POOL_MIN_FILES`` files the work is split over a few worker processes. They are started
 by ``fork`` when this process has a single thread (the CLI's ``build``), else by
 ``forkserver`` preloaded with the reader (the bot has threads, and forking a threaded
-process can deadlock). Workers only see small picklable jobs and results; a pool that cannot start falls back to reading here. Log records raised in a
-worker (a GB18030 warning, say) are replayed in this process, so they pass through the
-configured handlers and filters.
+process can deadlock). Workers only see small picklable jobs and results; a pool that
+cannot start falls back to reading here. Log records raised in a worker (a GB18030
+warning, say) are replayed in this process, so they pass through the configured handlers
+and filters.
 """
 
 from __future__ import annotations

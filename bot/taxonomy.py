@@ -32,6 +32,8 @@ _UNSAFE_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MAX_NAME_CHARS = 100
 MAX_CATEGORIES = 50
 MAX_TAGS = 100
+MAX_DEPTH = 10
+_MAX_ITEMS = 1000  # names looked at before giving up (after cleaning, the MAX_* limits apply)
 
 
 def category_style(settings: Settings, name: str, kind: str) -> str:
@@ -53,16 +55,18 @@ def categories_of(low: dict[str, Any], path: PurePosixPath, style: str, source: 
         value = low.get(key)
         if isinstance(value, dict):
             raise ArticleError(source, f"{key} must be a name or a list, not a mapping")
-        if isinstance(value, list) and style == "hexo":
-            if any(isinstance(v, list) for v in value):
-                paths += [tuple(_flat(v)) if isinstance(v, list) else (v,) for v in value]
+        try:
+            if isinstance(value, list) and style == "hexo" and any(isinstance(v, list) for v in value):
+                paths += [tuple(_flat(v)) if isinstance(v, list) else (v,) for v in value[:_MAX_ITEMS]]
+            elif isinstance(value, list) and style == "hexo":
+                paths.append(tuple(_flat(value)))
             else:
-                paths.append(tuple(value))
-        else:
-            paths += [(v,) for v in _terms(value, style)]
+                paths += [(v,) for v in _terms(value, style)]
+        except ValueError as exc:
+            raise ArticleError(source, f"{key}: {exc}") from None
     cleaned = _unique([tuple(n for n in (_name(v, source, "category") for v in p) if n) for p in paths])
-    if len(cleaned) > MAX_CATEGORIES or any(len(p) > 10 for p in cleaned):
-        raise ArticleError(source, f"too many categories ({len(cleaned)}; at most {MAX_CATEGORIES}, 10 levels)")
+    if len(cleaned) > MAX_CATEGORIES or any(len(p) > MAX_DEPTH for p in cleaned):
+        raise ArticleError(source, f"too many categories ({len(cleaned)}; at most {MAX_CATEGORIES}, {MAX_DEPTH} levels)")
     return tuple(p for p in cleaned if p)
 
 
@@ -72,7 +76,11 @@ def tags_of(low: dict[str, Any], style: str, source: str) -> tuple[str, ...]:
         value = low.get(key)
         if isinstance(value, dict):
             raise ArticleError(source, f"{key} must be a name or a list, not a mapping")
-        names += [(n,) for n in (_name(v, source, "tag") for v in _terms(value, style)) if n]
+        try:
+            terms = _terms(value, style)
+        except ValueError as exc:
+            raise ArticleError(source, f"{key}: {exc}") from None
+        names += [(n,) for n in (_name(v, source, "tag") for v in terms) if n]
     tags = tuple(p[0] for p in _unique(names))
     if len(tags) > MAX_TAGS:
         raise ArticleError(source, f"too many tags ({len(tags)}; at most {MAX_TAGS})")
@@ -85,17 +93,27 @@ def _terms(value: Any, style: str) -> list[Any]:
     if isinstance(value, list):
         return _flat(value)
     if isinstance(value, str) and style == "jekyll":
-        return value.split()
+        return value.split()[:_MAX_ITEMS]
     return [value]
 
 
 def _flat(values: list[Any]) -> list[Any]:
+    """Nested lists -> one list, bounded: YAML aliases can make a small file expand without end."""
     out: list[Any] = []
-    for v in values:
-        if isinstance(v, list):
-            out += _flat(v)
-        elif not isinstance(v, dict):
-            out.append(v)
+    stack = [iter(values)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                if len(stack) >= MAX_DEPTH:
+                    raise ValueError(f"lists nested more than {MAX_DEPTH} deep")
+                stack.append(iter(v))
+                break
+            if not isinstance(v, dict):
+                out.append(v)
+                if len(out) > _MAX_ITEMS:
+                    raise ValueError(f"more than {_MAX_ITEMS} names")
+        else:
+            stack.pop()
     return out
 
 

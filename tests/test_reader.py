@@ -337,3 +337,19 @@ def test_article_keeps_no_body_and_the_hash_it_was_given() -> None:
     a = parse("---\ntitle: x\n---\nSECRET BODY TEXT")
     assert "SECRET" not in repr(a)
     assert a.content_hash == "hash" and a.id == ""
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        # "billion laughs": aliases that expand to 10**9 names from a few lines
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+        "categories: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\ntags: *f\nauthor: *f",
+        "categories: &loop [a, *loop]",  # a list that contains itself
+    ],
+)
+def test_yaml_alias_bombs_are_bad_input_not_a_hang(front: str) -> None:
+    assert "categories" in bad_reason(f"---\n{front}\n---\n", "2021-01-01-p.md", category_style="hexo")
+    assert "categories" in bad_reason(f"---\n{front}\n---\n", "2021-01-01-p.md", category_style="jekyll")
