@@ -28,7 +28,6 @@ import socket
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 import tornado.httpserver
@@ -37,7 +36,7 @@ import tornado.web
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthInfo, health_status
-from bot.webfiles import FileFacts, is_hidden_path, mount_path
+from bot.webfiles import Described, FileFacts, is_hidden_path, mount_path
 
 __all__ = ["HEALTH_PATH", "HealthInfo", "WebServer", "build_web_app", "health_status", "parse_listen", "start_http"]
 
@@ -83,25 +82,30 @@ class FeedFileHandler(tornado.web.StaticFileHandler):
         self._stat_result = st
         return resolved
 
-    def compute_etag(self) -> str | None:
+    def _described(self) -> Described:
         assert self.absolute_path is not None
-        digest, ctype = self.facts.describe(self.absolute_path, self._stat())
-        # A gzipped body differs from the identity one, so its tag is weak (as nginx does).
-        return f'W/"{digest}"' if self._wants_gzip(ctype) else f'"{digest}"'
+        return self.facts.describe(self.absolute_path, self._stat())
 
-    def _wants_gzip(self, ctype: str) -> bool:
-        return "gzip" in self.request.headers.get("Accept-Encoding", "") and FileFacts.is_compressible(ctype)
+    def _wants_gzip(self, info: Described) -> bool:
+        return info.compressible and "gzip" in self.request.headers.get("Accept-Encoding", "")
+
+    def compute_etag(self) -> str | None:
+        info = self._described()
+        # A gzipped body differs from the identity one, so its tag is weak (as nginx does).
+        return f'W/"{info.digest}"' if self._wants_gzip(info) else f'"{info.digest}"'
 
     def get_content_type(self) -> str:
-        assert self.absolute_path is not None
-        return self.facts.describe(self.absolute_path, self._stat())[1]
+        return self._described().content_type
 
-    def get_cache_time(self, path: str, modified: datetime | None, mime_type: str) -> int:
-        return 0  # Cache-Control is set below, without tornado's Expires date formatting
-
-    def set_extra_headers(self, path: str) -> None:
-        self.set_header("Cache-Control", f"public, max-age={self.facts.max_age_s}")
-        if self._wants_gzip(self.get_content_type()) and "Range" not in self.request.headers \
+    def set_headers(self) -> None:
+        """StaticFileHandler's headers, from facts kept per file version: a poll formats nothing."""
+        info = self._described()
+        self.set_header("Accept-Ranges", "bytes")
+        self.set_header("Etag", self.compute_etag() or "")
+        self.set_header("Last-Modified", info.last_modified)
+        self.set_header("Content-Type", info.content_type)
+        self.set_header("Cache-Control", self.facts.cache_control)
+        if self._wants_gzip(info) and "Range" not in self.request.headers \
                 and self._stat().st_size <= self.facts.max_gzip_bytes:
             self.set_header("Content-Encoding", "gzip")  # body from the cache below; tornado won't re-gzip
 

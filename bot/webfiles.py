@@ -8,6 +8,7 @@ It is used from the web server's thread only.
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import hashlib
 import mimetypes
@@ -15,6 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from bot.config import Settings
@@ -35,6 +37,15 @@ GZIP_CACHE_BYTES = 64_000_000
 RESOLVE_TTL_S = 1.0
 _RESOLVED_ENTRIES = 10_000
 _Version = tuple[int, int, int]  # inode, mtime_ns, size
+
+
+class Described(NamedTuple):
+    """One version of one file, as the headers need it."""
+
+    digest: str  # content hash: the ETag
+    content_type: str
+    compressible: bool
+    last_modified: str  # HTTP date of the mtime, whole seconds (what tornado compares)
 
 
 def mount_path(settings: Settings) -> str:
@@ -87,10 +98,10 @@ class FileFacts:
         # Only a state folder *inside* feeds/ needs hiding; one outside is out of reach anyway.
         self.state = state + os.sep if (state + os.sep).startswith(self.root + os.sep) else None
         self.globs = feed_globs(settings)
-        self.max_age_s = settings.http_max_age_s
+        self.cache_control = f"public, max-age={settings.http_max_age_s}"
         self.max_gzip_bytes = MAX_GZIP_BYTES
         self._resolved: dict[str, tuple[str, float]] = {}
-        self._described: dict[str, tuple[_Version, str, str]] = {}
+        self._described: dict[str, tuple[_Version, Described]] = {}
         self._gzipped: dict[str, tuple[_Version, bytes]] = {}
         self._gzipped_total = 0
 
@@ -130,8 +141,8 @@ class FileFacts:
             return None
         return resolved
 
-    def describe(self, resolved: str, st: os.stat_result) -> tuple[str, str]:
-        """(content hash, content type) of this version of the file."""
+    def describe(self, resolved: str, st: os.stat_result) -> Described:
+        """Hash, type and dates of this version of the file, worked out once."""
         version = (st.st_ino, st.st_mtime_ns, st.st_size)
         known = self._described.get(resolved)
         if known is None or known[0] != version:
@@ -141,10 +152,11 @@ class FileFacts:
                 digest.update(head)
                 for block in iter(lambda: fh.read(1 << 16), b""):
                     digest.update(block)
-            rel = resolved[len(self.root) + 1:].replace(os.sep, "/")
-            known = (version, digest.hexdigest(), sniff_content_type(rel, head, self.globs))
+            ctype = sniff_content_type(resolved[len(self.root) + 1:].replace(os.sep, "/"), head, self.globs)
+            known = (version, Described(digest.hexdigest(), ctype, self.is_compressible(ctype),
+                                        email.utils.formatdate(int(st.st_mtime), usegmt=True)))
             self._described[resolved] = known
-        return known[1], known[2]
+        return known[1]
 
     def gzipped(self, resolved: str, st: os.stat_result) -> bytes:
         """The gzipped bytes of this version, compressed once (level 6, no timestamp: stable)."""

@@ -77,14 +77,16 @@ def facts(tmp_path: Path) -> FileFacts:
 def test_hash_and_gzip_follow_each_version(facts: FileFacts) -> None:
     path = Path(facts.root) / "atom.xml"
     path.write_bytes(b"<feed>one</feed>" * 100)
-    digest1, ctype = facts.describe(str(path), path.stat())
-    assert ctype.startswith("application/atom+xml")
+    first = facts.describe(str(path), path.stat())
+    digest1 = first.digest
+    assert first.content_type.startswith("application/atom+xml") and first.compressible
+    assert first.last_modified.endswith(" GMT")
     assert gzip.decompress(facts.gzipped(str(path), path.stat())) == b"<feed>one</feed>" * 100
-    assert facts.describe(str(path), path.stat())[0] == digest1  # cached: same version, same answer
+    assert facts.describe(str(path), path.stat()).digest == digest1  # cached: same version, same answer
     tmp = path.with_name(".atom.xml.tmp")
     tmp.write_bytes(b"<feed>two</feed>" * 100)
     os.replace(tmp, path)
-    assert facts.describe(str(path), path.stat())[0] != digest1
+    assert facts.describe(str(path), path.stat()).digest != digest1
     assert gzip.decompress(facts.gzipped(str(path), path.stat())) == b"<feed>two</feed>" * 100
 
 
@@ -92,7 +94,7 @@ def test_same_bytes_same_hash(facts: FileFacts) -> None:
     one, two = Path(facts.root) / "a.xml", Path(facts.root) / "b.xml"
     one.write_bytes(b"<rss/>")
     two.write_bytes(b"<rss/>")
-    assert facts.describe(str(one), one.stat())[0] == facts.describe(str(two), two.stat())[0]
+    assert facts.describe(str(one), one.stat()).digest == facts.describe(str(two), two.stat()).digest
 
 
 def test_gzip_is_deterministic(facts: FileFacts) -> None:
