@@ -36,6 +36,7 @@ MAX_GZIP_BYTES = 8_000_000  # larger files stream through tornado's gzip instead
 GZIP_CACHE_BYTES = 64_000_000
 RESOLVE_TTL_S = 1.0
 _RESOLVED_ENTRIES = 10_000
+_RESOLVED_KEY_CHARS = 1024
 _Version = tuple[int, int, int]  # inode, mtime_ns, size
 
 
@@ -78,10 +79,15 @@ def sniff_content_type(rel_path: str, head: bytes, globs: Sequence[tuple[str, st
 
 
 def is_hidden_path(rel_path: str) -> bool:
-    """Paths never served: dot segments (.., .git, .tmp files), backslashes, NULs, absolute, temp."""
+    """Paths never served: dot segments (.., .git, .tmp files), backslashes, NULs, absolute, temp.
+
+    Empty segments (``a//b``) are refused too: no link of ours has one, and each spelling would
+    otherwise be a new key in the resolution cache.
+    """
     if not rel_path:
         return False
-    if rel_path.startswith("/") or "\\" in rel_path or "\x00" in rel_path or rel_path.endswith((".tmp", "~")):
+    if rel_path.startswith("/") or "//" in rel_path or "\\" in rel_path or "\x00" in rel_path \
+            or rel_path.endswith((".tmp", "~")):
         return True
     return any(part.startswith(".") for part in rel_path.split("/"))
 
@@ -121,7 +127,7 @@ class FileFacts:
         if known is not None and known[1] > now:
             return known[0]
         resolved = self._resolve(path)
-        if resolved is not None:
+        if resolved is not None and len(path) <= _RESOLVED_KEY_CHARS:
             if len(self._resolved) >= _RESOLVED_ENTRIES:
                 self._resolved.clear()
             self._resolved[path] = (resolved, now + RESOLVE_TTL_S)

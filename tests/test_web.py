@@ -173,7 +173,7 @@ async def test_head_has_headers_and_no_body(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize("target", [
     "/../state/state.json", "/%2e%2e/state/state.json", "/..%2fstate/state.json", "/%2E%2E%2Foutside.txt",
     "/categories/../../outside.txt", "/..\\outside.txt", "/.hidden", "/%2ehidden", "/.git/config",
-    "/atom.xml.tmp", "//etc/passwd", "/%2fetc/passwd", "/categories", "/nope.xml", "/categories/%00.xml",
+    "/atom.xml.tmp", "//etc/passwd", "/%2fetc/passwd", "/categories//x/atom.xml", "/categories", "/nope.xml", "/categories/%00.xml",
 ])
 async def test_nothing_outside_feeds_is_served(server: WebServer, target: str) -> None:
     status, _, body = await raw_get(server, target)
@@ -273,6 +273,19 @@ async def test_gzip_body_follows_the_bytes(server: WebServer, site: Settings) ->
         os.replace(tmp, path)  # how newsbot writes: a new inode under the old name
         r = await c.get("/atom.xml")
         assert r.headers["content-encoding"] == "gzip" and r.content == new
+
+
+async def test_feeds_folder_made_after_start(site: Settings, tmp_path: Path) -> None:
+    """Web mode starts before the first scan has written anything."""
+    web = await _serve(replace(site, feeds_dir=tmp_path / "later"))
+    try:
+        assert (await raw_get(web, "/atom.xml"))[0] == 404
+        (tmp_path / "later").mkdir()
+        (tmp_path / "later" / "atom.xml").write_bytes(ATOM)
+        status, _, body = await raw_get(web, "/atom.xml")
+        assert status == 200 and body == ATOM
+    finally:
+        await web.stop()
 
 
 async def test_deleted_file_is_404_at_once(client: httpx.AsyncClient, site: Settings) -> None:

@@ -51,7 +51,7 @@ def test_content_type(rel: str, head: bytes, globs: list[tuple[str, str]], expec
     ("", False), ("atom.xml", False), ("categories/科技/atom.xml", False), ("a..b.xml", False),
     ("..", True), ("../state/state.json", True), ("a/../b", True), (".git/config", True), (".env", True),
     ("categories/.atom.xml.k2j3.tmp", True), ("atom.xml.tmp", True), ("atom.xml~", True),
-    ("/etc/passwd", True), ("..\\state.json", True), ("a\\b", True), ("a\x00.xml", True),
+    ("/etc/passwd", True), ("categories//x/atom.xml", True), ("categories/x/", False), ("..\\state.json", True), ("a\\b", True), ("a\x00.xml", True),
 ])
 def test_hidden_paths(rel: str, hidden: bool) -> None:
     assert is_hidden_path(rel) is hidden
