@@ -155,7 +155,8 @@ def state_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def baseline_state(settings: Settings, now: datetime) -> State:
     """A fresh state in which every article published by ``now`` counts as already posted."""
-    from bot import postqueue, scanner  # the scanner pulls in the readers; keep `state check` light
+    # imported here: the scanner pulls in the readers, and `state check` should stay light
+    from bot import postqueue, scanner
 
     state = State()
     report = scanner.scan(settings, state, now)

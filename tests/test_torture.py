@@ -33,7 +33,7 @@ from tests.fakebotapi import RemoteFake
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from gen_corpus import generate  # noqa: E402
+from gen_corpus import generate
 
 SITE_URL = "https://news.example.org/"
 CHANNEL = "-1001234567890"
