@@ -136,6 +136,11 @@ class _GZip(tornado.web.GZipContentEncoding):
 
     CONTENT_TYPES = set(FileFacts.COMPRESSIBLE)  # noqa: RUF012 - tornado declares it a set
 
+    def transform_first_chunk(self, status_code: int, headers: Any, chunk: bytes, finishing: bool) -> Any:
+        if status_code == 206:  # Content-Range counts identity bytes: a gzipped part would lie
+            self._gzipping = False
+        return super().transform_first_chunk(status_code, headers, chunk, finishing)
+
 
 class HealthHandler(tornado.web.RequestHandler):
     """``/healthz``: asks the bot's own loop, so a stuck bot reads as unhealthy too."""

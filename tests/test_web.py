@@ -294,9 +294,11 @@ async def test_deleted_file_is_404_at_once(client: httpx.AsyncClient, site: Sett
     assert (await client.get("/rss.xml")).status_code == 404
 
 
-async def test_range_request(client: httpx.AsyncClient) -> None:
-    r = await client.get("/atom.xml", headers={"Range": "bytes=0-37"})
-    assert r.status_code == 206 and r.content == ATOM[:38]
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_range_request_is_identity_bytes(server: WebServer, encoding: str) -> None:
+    status, head, body = await raw_get(server, "/atom.xml", f"Range: bytes=0-37\r\nAccept-Encoding: {encoding}\r\n")
+    assert status == 206 and body == ATOM[:38] and "content-encoding" not in head.lower()
+    assert f"content-range: bytes 0-37/{len(ATOM)}" in head.lower()
 
 
 async def test_feeds_inside_the_state_folder_are_served(tmp_path: Path, site: Settings) -> None:
