@@ -7,7 +7,8 @@ team's feed notes (FEEDS.md, P1...P19) is handled where it bites; comments carry
 
 from __future__ import annotations
 
-import json
+import functools
+import html
 import logging
 import re
 import uuid
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
+from feedgen.ext.media import MediaEntryExtension
+from lxml import etree
 from feedgen.feed import FeedGenerator
 
 from bot.markup import html_to_text, truncate, xml_clean
@@ -27,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 GENERATOR = "newsbot"
 SUMMARY_CHARS = 200
-JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=timezone.utc)  # a feed with no entries yet
 MIME = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
@@ -87,9 +89,22 @@ class Entry:
 
 def make_entry(article: Article, content_html: str, *, full_content: bool = True,
                summary_chars: int = SUMMARY_CHARS) -> Entry:
-    """An Entry with the article's own summary, else the start of its text."""
-    summary = xml_clean(article.summary).strip() or truncate(html_to_text(content_html), summary_chars)
-    return Entry(article, content_html if full_content else "", summary)
+    """An Entry with the article's own summary, else the start of its text, else its title
+    (an entry with no text at all reads as empty in most readers)."""
+    summary = xml_clean(article.summary).strip() or _lead_text(content_html, summary_chars)
+    return Entry(article, content_html if full_content else "", summary or entry_title(article))
+
+
+def _lead_text(content_html: str, limit: int) -> str:
+    """The first ``limit`` characters of the text, cut at a sentence or word boundary.
+
+    Only the start of the HTML is read when it holds enough text: summaries of long
+    articles would otherwise cost a full parse each."""
+    head = content_html[: content_html.rfind(">", 0, 8 * limit) + 1]
+    text = html_to_text(head) if head else ""
+    if len(text) <= limit + 20 and len(head) < len(content_html):
+        text = html_to_text(content_html)
+    return truncate(text, limit)
 
 
 def url(value: str) -> str:
@@ -137,6 +152,7 @@ def feed_updated(entries: Sequence[Entry]) -> datetime:
 
 
 def _generator(feed: FeedSpec, entries: Sequence[Entry], self_type: str) -> FeedGenerator:
+    """The feed-level part, without entries (they are serialised once each and spliced in)."""
     fg = FeedGenerator()
     fg.load_extension("media")
     fg.id(url(feed.self_url))
@@ -145,7 +161,7 @@ def _generator(feed: FeedSpec, entries: Sequence[Entry], self_type: str) -> Feed
     fg.link(href=url(feed.self_url), rel="self", type=self_type)  # P5: self first ...
     fg.link(href=url(feed.alternate_url), rel="alternate", type="text/html")  # ... alternate last
     fg.language(feed.language)  # P16: a BCP 47 code such as zh-CN
-    fg.author({"name": xml_clean(feed.author) or xml_clean(feed.title)})  # P11
+    fg.author({"name": default_author(feed)})  # P11
     fg.generator(GENERATOR)
     updated = feed_updated(entries)
     fg.updated(updated)
@@ -155,17 +171,14 @@ def _generator(feed: FeedSpec, entries: Sequence[Entry], self_type: str) -> Feed
     if feed.logo_url:
         fg.logo(url(feed.logo_url))
         fg.image(url=url(feed.logo_url), title=xml_clean(feed.title), link=url(feed.alternate_url))
-    for entry in newest_first(entries):
-        fe = fg.add_entry(order="append")  # P4
-        try:
-            _fill(fe, entry, xml_clean(feed.author) or xml_clean(feed.title))
-        except (ValueError, TypeError) as exc:
-            logger.warning("Left %s out of %s: %s", entry.article.source, feed.self_url, exc)
-            fg.remove_entry(fe)
     return fg
 
 
-def _fill(fe: FeedEntry, entry: Entry, default_author: str) -> None:
+def default_author(feed: FeedSpec) -> str:
+    return xml_clean(feed.author).strip() or xml_clean(feed.title)
+
+
+def _fill(fe: FeedEntry, entry: Entry, author: str) -> None:
     article = entry.article
     fe.id(entry_id(article.id))  # P9: one id call; RSS guid isPermaLink="false"
     fe.title(entry_title(article))
@@ -173,11 +186,13 @@ def _fill(fe: FeedEntry, entry: Entry, default_author: str) -> None:
     fe.published(article.published_at)
     fe.updated(article.updated_at)  # P3
     # P11: every entry names an author; readers rarely inherit the feed's.
-    fe.author({"name": xml_clean(article.author).strip() or default_author})
+    fe.author({"name": xml_clean(article.author).strip() or author})
     for term in entry_terms(article):
         fe.category(term=term)
     if entry.summary:
-        fe.summary(xml_clean(entry.summary))
+        # RSS readers treat <description> as HTML, so the plain text is escaped once (and
+        # declared as html in Atom): "List<T>" stays text instead of becoming a tag.
+        fe.summary(html.escape(xml_clean(entry.summary), quote=False), type="html")
     if entry.content_html:
         fe.content(xml_clean(entry.content_html), type="html")  # P8
     if article.image_url:
@@ -185,6 +200,63 @@ def _fill(fe: FeedEntry, entry: Entry, default_author: str) -> None:
     if entry.enclosure is not None:  # P7
         enc = entry.enclosure
         fe.enclosure(url(enc.url), str(enc.length), enc.mime_type)
+
+
+@functools.lru_cache(maxsize=None)
+def _root_namespaces(fmt: str) -> tuple[tuple[str, str], ...]:
+    """Namespace declarations feedgen puts on the root, so entries need not repeat them."""
+    fg = FeedGenerator()
+    fg.load_extension("media")
+    fg.id("urn:x")
+    fg.title("x")
+    fg.description("x")
+    fg.link(href="https://x.invalid/", rel="alternate")
+    root = fg._create_atom()[0] if fmt == "atom" else fg._create_rss()[0]  # noqa: SLF001
+    return tuple(sorted((k, v) for k, v in root.nsmap.items() if k))
+
+
+def entry_xml(fmt: str, entry: Entry, author: str) -> bytes:
+    """One Atom ``<entry>`` or RSS ``<item>``, indented for its place in the document.
+
+    Serialising an article once per run and splicing the bytes into each feed that shows it
+    is what keeps 700 feeds of full-content entries fast; the feed-level XML still comes
+    from feedgen. Raises ValueError/TypeError for an entry feedgen refuses.
+    """
+    fe = FeedEntry()
+    fe.register_extension("media", MediaEntryExtension)  # load_extension imports on every call
+    _fill(fe, entry, author)
+    element = fe.atom_entry() if fmt == "atom" else fe.rss_entry()
+    level = 1 if fmt == "atom" else 2
+    holder = etree.Element("holder", nsmap=dict(_root_namespaces(fmt)))
+    holder.append(element)
+    etree.cleanup_namespaces(holder)
+    etree.indent(element, space="  ", level=level)
+    data = etree.tostring(element, encoding="utf-8", with_tail=False)
+    head, rest = data.split(b">", 1)
+    for prefix, uri in _root_namespaces(fmt):
+        head = head.replace(f' xmlns:{prefix}="{uri}"'.encode(), b"")
+    return b"  " * level + head + b">" + rest + b"\n"
+
+
+EntryCache = dict[tuple[str, str, str], bytes]
+
+
+def _entries_xml(fmt: str, feed: FeedSpec, entries: Sequence[Entry], cache: EntryCache | None) -> list[bytes]:
+    author = default_author(feed)
+    chunks = []
+    for entry in newest_first(entries):  # P4
+        key = (fmt, entry.article.id, author)
+        chunk = cache.get(key) if cache is not None else None
+        if chunk is None:
+            try:
+                chunk = entry_xml(fmt, entry, author)
+            except (ValueError, TypeError) as exc:
+                logger.warning("Left %s out of %s: %s", entry.article.source, feed.self_url, exc)
+                continue
+            if cache is not None:
+                cache[key] = chunk
+        chunks.append(chunk)
+    return chunks
 
 
 def _with_stylesheet(data: bytes, href: str) -> bytes:
@@ -196,64 +268,34 @@ def _with_stylesheet(data: bytes, href: str) -> bytes:
     return head + sep + pi.encode("utf-8") + rest
 
 
-def build_atom(feed: FeedSpec, entries: Sequence[Entry]) -> bytes:
-    """An Atom 1.0 document."""
-    data = _generator(feed, entries, MIME["atom"]).atom_str(pretty=True)
-    return _with_stylesheet(data, feed.stylesheet_href)
+def _splice(document: bytes, closing: bytes, chunks: list[bytes]) -> bytes:
+    if not document.endswith(closing):  # pragma: no cover - feedgen changed its output
+        raise ValueError("unexpected feed skeleton")
+    return document[: -len(closing)] + b"".join(chunks) + closing
 
 
-def build_rss(feed: FeedSpec, entries: Sequence[Entry]) -> bytes:
+def build_atom(feed: FeedSpec, entries: Sequence[Entry], cache: EntryCache | None = None) -> bytes:
+    """An Atom 1.0 document. ``cache`` may be shared by builds of the same entries."""
+    chunks = _entries_xml("atom", feed, entries, cache)
+    skeleton = _generator(feed, entries, MIME["atom"]).atom_str(pretty=True)
+    return _with_stylesheet(_splice(skeleton, b"</feed>\n", chunks), feed.stylesheet_href)
+
+
+def build_rss(feed: FeedSpec, entries: Sequence[Entry], cache: EntryCache | None = None) -> bytes:
     """An RSS 2.0 document (with atom:link rel=self, content:encoded, media:thumbnail)."""
-    data = _generator(feed, entries, MIME["rss"]).rss_str(pretty=True)
-    return _with_stylesheet(data, feed.stylesheet_href)
+    chunks = [_rss_title_refs(c) for c in _entries_xml("rss", feed, entries, cache)]
+    skeleton = _rss_title_refs(_generator(feed, entries, MIME["rss"]).rss_str(pretty=True))
+    return _with_stylesheet(_splice(skeleton, b"  </channel>\n</rss>\n", chunks), feed.stylesheet_href)
 
 
-def _json_item(entry: Entry) -> dict[str, Any]:
-    article = entry.article
-    item: dict[str, Any] = {
-        "id": entry_id(article.id),
-        "url": url(article.url),
-        "title": entry_title(article),
-        "date_published": article.published_at.isoformat(),
-        "date_modified": article.updated_at.isoformat(),
-    }
-    if entry.content_html:
-        item["content_html"] = xml_clean(entry.content_html)
-    else:
-        item["content_text"] = xml_clean(entry.summary)
-    if entry.summary:
-        item["summary"] = xml_clean(entry.summary)
-    if article.image_url:
-        item["image"] = url(article.image_url)
-    if article.author.strip():
-        item["authors"] = [{"name": xml_clean(article.author).strip()}]
-    terms = entry_terms(article)
-    if terms:
-        item["tags"] = terms
-    if entry.enclosure is not None:
-        enc = entry.enclosure
-        item["attachments"] = [{"url": url(enc.url), "mime_type": enc.mime_type,
-                                "size_in_bytes": enc.length}]
-    return item
+_RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
 
 
-def build_json(feed: FeedSpec, entries: Sequence[Entry]) -> bytes:
-    """A JSON Feed 1.1 document (https://jsonfeed.org/version/1.1)."""
-    doc: dict[str, Any] = {
-        "version": JSON_FEED_VERSION,
-        "title": xml_clean(feed.title),
-        "home_page_url": url(feed.alternate_url),
-        "feed_url": url(feed.self_url),
-        "language": feed.language,
-        "authors": [{"name": xml_clean(feed.author) or xml_clean(feed.title)}],
-        "items": [_json_item(e) for e in newest_first(entries)],
-    }
-    if feed.subtitle:
-        doc["description"] = xml_clean(feed.subtitle)
-    if feed.icon_url:
-        doc["icon"] = doc["favicon"] = url(feed.icon_url)
-    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2)
-    return (text + "\n").encode("utf-8")
+def _rss_title_refs(data: bytes) -> bytes:
+    """RSS titles are read as text by some readers and as HTML by others; the RSS Best
+    Practices Profile asks for & and < as hexadecimal references, which both read right."""
+    return _RSS_TITLE.sub(
+        lambda m: b"<title>" + m.group(1).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;") + b"</title>",
+        data)
 
 
-BUILDERS = {"atom": build_atom, "rss": build_rss, "json": build_json}

@@ -11,18 +11,8 @@ from typing import Any
 import feedparser
 import pytest
 
-from bot.feeds import (
-    EMPTY_FEED_UPDATED,
-    JSON_FEED_VERSION,
-    Enclosure,
-    Entry,
-    FeedSpec,
-    build_atom,
-    build_json,
-    build_rss,
-    entry_id,
-    make_entry,
-)
+from bot.feeds import EMPTY_FEED_UPDATED, Enclosure, Entry, FeedSpec, build_atom, build_rss, entry_id, make_entry
+from bot.jsonfeed import JSON_FEED_VERSION, build_json
 from bot.markup import render_body
 from bot.models import Article
 
@@ -250,3 +240,29 @@ def test_summary_prefers_the_article_summary_then_cuts_the_text() -> None:
     no_content = make_entry(article(13), "<p>正文</p>", full_content=False)
     assert no_content.content_html == "" and no_content.summary == "正文"
     assert "content" not in parse(build_atom(SPEC, [no_content])).entries[0]
+
+
+def test_plain_text_that_looks_like_html_stays_text() -> None:
+    """Readers treat RSS description as HTML: "Map<K, V>" must not become a tag."""
+    a = article(14, title="Grid & Storage: <100 ms", summary="用 Map<K, V> & 泛型 <T>")
+    e = make_entry(a, "<p>x</p>")
+    rss = build_rss(SPEC, [e])
+    assert b"<title>Grid &#x26; Storage: &#x3C;100 ms</title>" in rss
+    for data in (rss, build_atom(SPEC, [e])):
+        parsed = parse(data).entries[0]
+        assert parsed.title == "Grid & Storage: <100 ms"
+        assert parsed.summary == "用 Map&lt;K, V&gt; &amp; 泛型 &lt;T&gt;"  # escaped HTML = the plain text
+    assert json.loads(build_json(SPEC, [e]))["items"][0]["summary"] == "用 Map<K, V> & 泛型 <T>"
+
+
+def test_an_article_without_text_is_summarised_by_its_title() -> None:
+    empty = make_entry(article(15), "")
+    assert empty.summary == "第15篇 新闻"
+    assert parse(build_atom(SPEC, [empty])).entries[0].summary == "第15篇 新闻"
+
+
+def test_shared_entry_cache_gives_the_same_bytes() -> None:
+    cache: dict[tuple[str, str, str], bytes] = {}
+    for build in (build_atom, build_rss, build_json):
+        assert build(SPEC, ENTRIES, cache) == build(SPEC, ENTRIES) == build(SPEC, ENTRIES, cache)
+    assert json.loads(build_json(SPEC, ENTRIES, cache)) == json.loads(build_json(SPEC, ENTRIES))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+from markdown_it import MarkdownIt
 
 from bot.markup import (
     absolute_url,
@@ -14,6 +18,13 @@ from bot.markup import (
     xml_clean,
 )
 
+from bot.reader import read_body
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from gen_corpus import generate  # noqa: E402
+
+REFERENCE = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 BASE = "https://news.example.org/2024/11/20/%E6%96%B0%E9%97%BB/"
 
 
@@ -83,13 +94,23 @@ def test_html_body_is_not_treated_as_markdown() -> None:
         "<div>   \n<p>x</p>  \n</div>  ",
         "  \n\n<div>\ta\n</div>\n\n  \n",
         "<div>\r\n<p>crlf</p>\r\n</div>",
+        "<div>\n<p>a</p>\n</div>\n\n<p>b</p>\n\n- list\n- items\n\n[ref]: http://x.example/\n",
+        "<p>a</p>\n\n    indented code\n",
+        "<p/x>not a block</p>\n\n*em*",
+        "<div>a</div>\n\n```\n<div>in code</div>\n\n```\n",
+        " <p>one space</p>\n   <p>three</p>\n\n\t<p>tab is code</p>",
     ],
 )
 def test_markdown_fast_path_matches_commonmark(text: str) -> None:
-    from markdown_it import MarkdownIt
+    assert markdown_to_html(text) == REFERENCE.render(text)
 
-    reference = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    assert markdown_to_html(text) == reference.render(text)
+
+def test_markdown_fast_path_matches_commonmark_on_every_sample_body(tmp_path: Path) -> None:
+    generate(tmp_path, 60, seed=3)
+    files = sorted(tmp_path.iterdir()) + sorted((REPO / "examples" / "site").iterdir())
+    for path in files:
+        body = read_body(path.read_bytes(), path.name)
+        assert markdown_to_html(body) == REFERENCE.render(body), path.name
 
 
 @pytest.mark.parametrize(
