@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## The main job on the bundled sample site: preview mode without a token, the bot with one.
 run: $(STAMP)
-	$(PY) -m bot --config examples/newsbot.toml run --articles examples/site --feeds feeds --state state --backfill 3
+	$(PY) -m bot run --config examples/newsbot.toml --articles examples/site --feeds feeds --state state --backfill 3
 
 ## The whole test suite (CI runs exactly this).
 test: $(STAMP)
