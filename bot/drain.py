@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 30.0
 BACKOFF_MAX_S = 3600.0
 ALERT_AFTER_ATTEMPTS = 5  # tell admins when a post keeps failing transiently
+PACE_WINDOW = 20  # requests per sliding window checked against answer times (Telegram: 20/min)
 
 
 def iso(at: datetime) -> str:
@@ -63,10 +64,18 @@ class _Run:
     now: Callable[[], datetime]
     alert: Alert
     report: DrainReport
+    slot: datetime = datetime.min  # when the current request's pacing slot opened
+
+    def called(self) -> None:
+        """Note a request to the channel, for pacing; saved with the outcome."""
+        answers = [*(self.state.meta.get("recent_answers") or [])[-PACE_WINDOW + 1:], iso(self.now())]
+        self.state.meta.update(last_sent_at=iso(self.slot), recent_answers=answers)
 
     def finish(self, article_id: str, status: str, **fields: Any) -> None:
         rec = self.state.posts[article_id]
-        rec.update(status=status, action=None, not_before=None, updated_at=iso(self.now()), **fields)
+        rec.update(status=status, updated_at=iso(self.now()), **fields)
+        for key in ["action", "not_before", *(k for k, v in fields.items() if v is None)]:
+            rec.pop(key, None)  # done: no action left; records stay small, absent means none
         if article_id in self.state.queue:
             self.state.queue.remove(article_id)
         self.save()
@@ -114,14 +123,31 @@ async def drain(state: State, save: Callable[[], None], publisher: Publisher, re
         if hold is not None and at < hold:
             run.report.resume_at = hold
             break
-        last = parse_iso(state.meta.get("last_sent_at"))
-        if last is not None and at < last + gap:
-            await sleep(min(gap, last + gap - at).total_seconds())
+        slot = next_slot(state, gap)
+        if slot is not None and at < slot:
+            await sleep(min(slot - at, gap * PACE_WINDOW).total_seconds())  # capped: a clock step back
             continue
+        run.slot = slot if slot is not None and at - slot < gap else at  # a late wake-up must not drift the pace
         article_id = _head(run)
         if article_id is None or not await _work(run, article_id):
             break
     return run.report
+
+
+def next_slot(state: State, gap: timedelta) -> datetime | None:
+    """Earliest time the next request may start.
+
+    Two rules: ``gap`` after the previous slot (the configured pace, drift-free), and
+    ``PACE_WINDOW`` gaps after the *answer* to the request ``PACE_WINDOW`` back. Telegram
+    received that one before it answered, so no ``PACE_WINDOW + 1`` requests ever reach it
+    within ``PACE_WINDOW`` gaps, whatever the network latency; this costs one latency per
+    window, not one per post.
+    """
+    times = [last + gap] if (last := parse_iso(state.meta.get("last_sent_at"))) else []
+    answers = state.meta.get("recent_answers") or []
+    if len(answers) >= PACE_WINDOW:
+        times.append(datetime.fromisoformat(answers[-PACE_WINDOW]) + gap * PACE_WINDOW)
+    return max(times, default=None)
 
 
 async def _work(run: _Run, article_id: str) -> bool:
@@ -141,29 +167,30 @@ async def _work(run: _Run, article_id: str) -> bool:
     try:
         await _call(run, article_id, rec, action, post)
     except PublishError as exc:
+        run.called()
         return await _failed(run, article_id, action, exc)
-    finally:
-        run.state.meta["last_sent_at"] = iso(run.now())
-        run.save()
     return True
 
 
 async def _call(run: _Run, article_id: str, rec: dict[str, Any], action: str, post: Post | None) -> None:
     if action == "delete":
         await run.publisher.delete(rec["message_id"])
-        run.finish(article_id, "deleted")
+        run.called()
+        run.finish(article_id, "skipped", reason="the article was deleted; so was its message")
         run.report.deleted.append(article_id)
         return
     assert post is not None
     if action == "edit":
         changed = post.photo_url != rec.get("photo_url")
         await run.publisher.edit(post, rec["message_id"], has_photo=bool(rec.get("has_photo")), photo_changed=changed)
+        run.called()
         photo = {"photo_url": post.photo_url, "file_id": None} if changed and rec.get("has_photo") else {}
         run.finish(article_id, "sent", posted_hash=post_hash(post), error=None, **photo)
         run.report.edited.append(article_id)
         return
     reuse = rec.get("file_id") if rec.get("photo_url") == post.photo_url else None
     delivery = await run.publisher.send(post, file_id=reuse)
+    run.called()
     has_photo = post.photo_url is not None and delivery.fallback != "text"
     run.finish(article_id, "sent", message_id=delivery.message_id, chat_id=delivery.chat_id,
                file_id=delivery.file_id, photo_url=post.photo_url if has_photo else None, has_photo=has_photo,

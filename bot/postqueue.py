@@ -47,13 +47,14 @@ def article_fingerprint(article: Article) -> str:
 
 
 def _new_record(article: Article, status: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
-    return {
-        "status": status, "action": "send" if status == "pending" else None, "source": article.source,
-        "title": article.title[:200], "published_at": iso(article.published_at),
-        "fingerprint": article_fingerprint(article), "message_id": None, "chat_id": None, "file_id": None,
-        "photo_url": None, "has_photo": False, "posted_hash": None, "attempts": 0, "not_before": None,
-        "error": None, "reason": reason, "updated_at": iso(now),
-    }
+    """A post record; "seen" ones stay small, since a site's whole history becomes them."""
+    rec: dict[str, Any] = {"status": status, "source": article.source, "updated_at": iso(now)}
+    if reason:
+        rec["reason"] = reason
+    if status == "pending":
+        rec.update(action="send", title=article.title[:200], published_at=iso(article.published_at),
+                   fingerprint=article_fingerprint(article), attempts=0)
+    return rec
 
 
 def _is_postable(article: Article, settings: Settings, now: datetime) -> bool:
@@ -85,13 +86,16 @@ def _baseline(state: State, articles: Sequence[Article], settings: Settings, now
 
 def _plan_change(rec: dict[str, Any], article: Article, settings: Settings, now: datetime, state: State) -> None:
     """A posted article changed: queue an edit of its message (or just note the change)."""
+    rec["source"] = article.source
+    if rec["status"] not in {"sent", "pending"}:
+        return
     fingerprint = article_fingerprint(article)
-    rec["source"], rec["title"] = article.source, article.title[:200]
     if rec.get("fingerprint") == fingerprint:
         return
-    rec["fingerprint"] = fingerprint
+    rec.update(fingerprint=fingerprint, title=article.title[:200])
     if rec["status"] == "sent" and rec.get("message_id") and settings.edit_on_change:
-        rec.update(status="pending", action="edit", attempts=0, error=None, updated_at=iso(now))
+        rec.update(status="pending", action="edit", attempts=0, updated_at=iso(now))
+        rec.pop("error", None)
         if article.id not in state.queue:
             state.queue.append(article.id)
 
@@ -106,7 +110,7 @@ def _plan_removals(state: State, current: set[str], report: ScanReport, settings
             if article_id in state.queue:
                 state.queue.remove(article_id)
         elif rec["status"] == "sent" and rec.get("message_id") and settings.delete_on_remove:
-            rec.update(status="pending", action="delete", attempts=0, error=None, updated_at=iso(now))
+            rec.update(status="pending", action="delete", attempts=0, updated_at=iso(now))
             if article_id not in state.queue:
                 state.queue.append(article_id)
 

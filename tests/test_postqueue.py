@@ -15,7 +15,7 @@ import httpx
 import pytest
 from telegram import Bot
 
-from bot import postqueue
+from bot import postqueue, stateschema
 from bot.config import Settings
 from bot.messages import render_post
 from bot.models import Article, Post, ScanReport
@@ -171,6 +171,7 @@ class Env:
         return None if a is None else render_post(a, "正文。", self.settings)
 
     def save(self) -> None:
+        assert stateschema.validate(self.state.to_document()) == []  # the real store would accept it
         self.saves.append({i: r["status"] for i, r in self.state.posts.items()} | {"#sent": str(len(self.fake.sent))})
 
     async def alert(self, kind: str, text: str) -> None:
@@ -344,7 +345,8 @@ async def test_delete_on_remove(env: Env) -> None:
     plan_posts(env.state, [], ScanReport(deleted=("a.md",)), env.settings, env.clock.now())
     env.clock.at += timedelta(minutes=1)
     assert (await env.run()).deleted == ["a"]
-    assert env.fake.messages == {} and env.state.posts["a"]["status"] == "deleted"
+    assert env.fake.messages == {} and env.state.posts["a"]["status"] == "skipped"
+    assert env.state.posts["a"]["reason"] == "the article was deleted; so was its message"
 
 
 async def test_stop_event_and_failing_alerts(env: Env) -> None:
@@ -373,3 +375,18 @@ def test_admin_views() -> None:
     postqueue.requeue(state, "a", front=False)
     assert state.queue == ["b", "a"]
     assert postqueue.skip(state, "nope") is False and postqueue.mark_done(state, "nope") is False
+
+
+def test_pace_window_counts_from_answers_so_latency_never_bursts() -> None:
+    from bot.drain import PACE_WINDOW, next_slot
+
+    gap = timedelta(seconds=3)
+    state = initialized()
+    assert next_slot(state, gap) is None
+    state.meta["last_sent_at"] = T0.isoformat()
+    assert next_slot(state, gap) == T0 + gap
+    # the request PACE_WINDOW back was answered 2 s late: the next slot moves by those 2 s
+    answers = [T0 - gap * (PACE_WINDOW - 1 - i) for i in range(PACE_WINDOW)]
+    answers[0] += timedelta(seconds=2)
+    state.meta["recent_answers"] = [a.isoformat() for a in answers]
+    assert next_slot(state, gap) == answers[0] + gap * PACE_WINDOW == T0 + gap + timedelta(seconds=2)
