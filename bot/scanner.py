@@ -222,16 +222,13 @@ def _mark_bad(state: State, rel: str, f: _Found, reason: str, dup_of: str = "") 
 def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: State,
            settings: Settings, out: _Outcome) -> None:
     """Record parsed articles: keep ids, detect renames and permalink clashes, drop the gone."""
-    if not parsed and not gone:
-        return
     gone_set = set(gone)
-    owners = {rec["article"]["url"]: rel for rel, rec in state.articles.items()
-              if rel not in parsed and rel not in gone_set}
+    claims = _Claims(state, parsed, gone_set)
     renames = _RenameIndex(state, gone)
     ids: set[str] = set()
-    for rel in sorted(parsed, key=lambda r: (r not in state.articles, r)):  # known files first
+    for rel in sorted(parsed, key=lambda r: (claims.rank(r, parsed[r][1].url), r)):
         f, article = parsed[rel]
-        other = owners.get(article.url)
+        other = claims.owner(article.url) if claims.rank(rel, article.url) else None
         if other is not None and other != rel:
             _mark_bad(state, rel, f, f"same permalink {article.url} as {other}", dup_of=other)
             continue
@@ -242,8 +239,7 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
             gone_set.discard(old_rel)
             out.renamed.append((old_rel, rel))
         elif old is None:
-            if not ids:
-                ids = {rec["id"] for rec in state.articles.values()}
+            ids = ids or {rec["id"] for rec in state.articles.values()}
             out.new.append(rel)
         record = article_to_record(article)
         record["id"] = article_id = old["id"] if old else new_id(article, settings, ids)
@@ -253,13 +249,39 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
                 out.changed.append(rel)
             else:
                 out.unchanged += 1
-        owners[article.url] = rel
+        claims.claim(article.url, rel)
         state.articles[rel] = {"mtime_ns": f.mtime_ns, "size": f.size, "hash": article.content_hash,
                                "id": article_id, "article": record}
         state.bad.pop(rel, None)
     for rel in sorted(gone_set):
         del state.articles[rel]
         out.deleted.append(rel)
+
+
+class _Claims:
+    """Which file holds each URL. Known files keeping their URL go first and need no check, so
+    a scan that only edits files never builds the index (cost follows what changed)."""
+
+    def __init__(self, state: State, parsed: dict[str, tuple[_Found, Article]], gone: set[str]) -> None:
+        self._state, self._parsed, self._gone = state, parsed, gone
+        self._owners: dict[str, str] | None = None
+        self._done: set[str] = set()
+
+    def rank(self, rel: str, url: str) -> int:
+        """0: known, same URL as recorded; 1: known, URL changed; 2: a file not seen before."""
+        old = self._state.articles.get(rel)
+        return 2 if old is None or rel in self._gone else 0 if old["article"]["url"] == url else 1
+
+    def owner(self, url: str) -> str | None:
+        if self._owners is None:
+            self._owners = {rec["article"]["url"]: rel for rel, rec in self._state.articles.items()
+                            if rel not in self._gone and (rel not in self._parsed or rel in self._done)}
+        return self._owners.get(url)
+
+    def claim(self, url: str, rel: str) -> None:
+        self._done.add(rel)
+        if self._owners is not None:
+            self._owners[url] = rel
 
 
 class _RenameIndex:

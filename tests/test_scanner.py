@@ -338,3 +338,15 @@ def test_worker_processes_give_the_same_result_as_one_process(tmp_path: Path, mo
     messages = [r.getMessage() for r in caplog.records]
     assert any("gb.md" in m and "GB18030" in m for m in messages)  # replayed from the worker
     assert any("bad.md" in m and "broken YAML" in m for m in messages)
+
+
+def test_an_edit_cannot_take_the_url_of_an_article_edited_in_the_same_scan(site: Site) -> None:
+    write(site.root, "a.md", post("A", extra="permalink: /a/"))
+    write(site.root, "b.md", post("B", extra="permalink: /b/"))
+    site.scan()
+    write(site.root, "a.md", post("A takes b", extra="permalink: /b/"), OLD_S + 5)  # sorts first
+    write(site.root, "b.md", post("B edited", extra="permalink: /b/"), OLD_S + 5)
+    report = site.scan()
+    assert report.changed == ("b.md",)
+    assert site.bad(report)["a.md"] == "same permalink https://news.example.org/b/ as b.md"
+    assert site.record("a.md")["article"]["url"] == "https://news.example.org/a/"  # last good version kept
