@@ -3,7 +3,10 @@
   newsbot feed stylesheet: a browser that opens an Atom or RSS feed shows a readable page
   instead of raw XML. Feed readers ignore it; the feeds stay valid (the W3C validator accepts
   the xml-stylesheet instruction). Texts are Chinese when the feed's language starts with
-  "zh", English otherwise.
+  "zh", English otherwise. Summaries are newsbot's escaped plain text, hence
+  disable-output-escaping (honoured by Chromium and Safari; Firefox shows the entities).
+  Chromium is phasing XSLT out (it shows a removal banner since 2026); feeds/index.html is
+  the page to link for people.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -60,7 +63,7 @@
     <article>
       <h2><a href="{atom:link[@rel='alternate']/@href}"><xsl:value-of select="atom:title"/></a></h2>
       <time><xsl:value-of select="substring(atom:published, 1, 10)"/></time>
-      <p><xsl:value-of select="atom:summary"/></p>
+      <p><xsl:value-of select="atom:summary" disable-output-escaping="yes"/></p>
     </article>
   </xsl:template>
 
@@ -68,7 +71,7 @@
     <article>
       <h2><a href="{link}"><xsl:value-of select="title"/></a></h2>
       <time><xsl:value-of select="pubDate"/></time>
-      <p><xsl:value-of select="description"/></p>
+      <p><xsl:value-of select="description" disable-output-escaping="yes"/></p>
     </article>
   </xsl:template>
 </xsl:stylesheet>
