@@ -599,6 +599,28 @@ class FakeBotAPI:
     def _m_editMessageCaption(self, p: dict[str, Any]) -> Any:
         return self._edit(p, "caption", self._plain(p.get("caption"), p.get("parse_mode"), 1024, "caption"))
 
+    def _m_editMessageMedia(self, p: dict[str, Any]) -> Any:
+        media = p.get("media")
+        if isinstance(media, str):
+            media = json.loads(media)
+        if not isinstance(media, dict) or media.get("type") != "photo" or not media.get("media"):
+            raise ApiError(400, "Bad Request: can't parse InputMedia")
+        msg = self._find(p, "edit")
+        if msg is None:
+            return True
+        if "photo" not in msg:
+            raise ApiError(400, "Bad Request: there is no media in the message to edit")
+        caption = self._plain(media.get("caption"), media.get("parse_mode"), 1024, "caption")
+        n, self._next_file = self._next_file, self._next_file + 1
+        msg["photo"] = [{"file_id": f"AgAC-{n}", "file_unique_id": f"AQAD{n}x", "width": 800, "height": 600,
+                         "file_size": 32000}]
+        msg["caption"] = caption
+        msg.pop("reply_markup", None)
+        if p.get("reply_markup"):
+            msg["reply_markup"] = p["reply_markup"]
+        msg["edit_date"] = int(time.time())
+        return msg
+
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> Any:
         return self._edit(p, None, None)
 

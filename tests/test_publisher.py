@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 
@@ -237,3 +238,15 @@ async def test_preview_publisher_shows_the_post_readably() -> None:
     assert shown[0].splitlines() == ["── post a1 ──", "[photo] https://img.example.com/lead.jpg", "标题 & 副题", "",
                                      "摘要。", "[ 阅读全文 ] -> https://news.example.com/a1/"]
     assert "[link preview] https://news.example.com/a1/" in shown[1]
+
+
+async def test_a_changed_lead_image_swaps_the_photo_in_place(fake: FakeBotAPI, publisher: TelegramPublisher) -> None:
+    sent = await publisher.send(post())
+    await publisher.edit(post("https://img.example.com/new.jpg", html="<b>新图</b>"), sent.message_id,
+                         has_photo=True, photo_changed=True)
+    (call,) = fake.calls_for("editMessageMedia")
+    media = call.params["media"]
+    media = json.loads(media) if isinstance(media, str) else media
+    assert media["media"] == "https://img.example.com/new.jpg"
+    assert fake.sent[0]["caption"] == "新图"
+    assert not fake.calls_for("sendPhoto")[1:]  # edited in place, not posted again
