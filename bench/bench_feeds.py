@@ -24,14 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from gen_corpus import generate  # noqa: E402
+from gen_corpus import generate
 
-from bot import scanner  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.feedwriter import FeedReport, write_feeds  # noqa: E402
-from bot.models import Article  # noqa: E402
-from bot.reader import read_body  # noqa: E402
-from bot.state import State  # noqa: E402
+from bot import scanner
+from bot.config import Settings
+from bot.feedwriter import FeedReport, write_feeds
+from bot.models import Article
+from bot.reader import read_body
+from bot.state import State
 
 
 def cycle(settings: Settings, state: State, now: datetime) -> tuple[float, FeedReport]:

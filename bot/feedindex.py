@@ -121,8 +121,8 @@ def build_index_html(title: str, language: str, site_url: str, links: Sequence[F
         for link in site_links for fmt, u in link.urls.items())
     body = [f"<h1>{escape(title)} · {escape(texts['page_title'])}</h1>",
             f"<p>{escape(texts['intro'])}</p>",
-            f'<p><a href="{escape(opml_href)}" type="text/x-opml">{escape(texts["opml"])}</a> · '
-            f'<a href="{escape(site_url)}">{escape(texts["home"])}</a></p>']
+            (f'<p><a href="{escape(opml_href)}" type="text/x-opml">{escape(texts["opml"])}</a> · '
+             f'<a href="{escape(site_url)}">{escape(texts["home"])}</a></p>')]
     for kind, heading in (("site", texts["site"]), ("category", texts["categories"]), ("tag", texts["tags"])):
         members = [link for link in links if link.kind == kind]
         if members:

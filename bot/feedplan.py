@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from bot import __version__
 from bot.config import Settings
-from bot.feeds import FeedSpec
 from bot.feedindex import texts_for
+from bot.feeds import FeedSpec
 from bot.models import Article
 from bot.slugs import Key, assign_slugs, display_name
 
@@ -93,7 +93,7 @@ def _patterns(settings: Settings, kind: str) -> dict[str, str]:
 def feed_rel_path(pattern: str, slug: str) -> str:
     """The normalised relative path of a feed; raises ValueError if it would leave feeds_dir."""
     rel = posixpath.normpath(pattern.replace("{slug}", slug).replace("\\", "/").lstrip("/"))
-    if rel in {".", ""} or rel.startswith("../") or rel == ".." or rel.startswith("/"):
+    if rel in {".", "", ".."} or rel.startswith(("../", "/")):
         raise ValueError(f"feed path {pattern!r} with slug {slug!r} leaves the feeds folder")
     return rel
 
@@ -137,8 +137,8 @@ def plan_feeds(settings: Settings, articles: Sequence[Article], now: datetime,
     tag_slugs = assign_slugs(tags, settings.slug_style, settings.slug_map, keep.get("tags"))
     digests: dict[str, str] = {}
     groups: list[tuple[str, Key, str, list[Article]]] = [("site", "", "", site)]
-    groups += [("category", k, cat_slugs[k], categories[k]) for k in sorted(categories)]  # type: ignore[index]
-    groups += [("tag", k, tag_slugs[k], tags[k]) for k in sorted(tags)]  # type: ignore[index]
+    groups += [("category", k, cat_slugs[k], categories[k]) for k in sorted(categories)]
+    groups += [("tag", k, tag_slugs[k], tags[k]) for k in sorted(tags)]
     feeds: list[PlannedFeed] = []
     seen: set[str] = set(reserved)
     dropped: list[str] = []

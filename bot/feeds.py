@@ -1,9 +1,8 @@
-"""Atom, RSS 2.0 and JSON Feed 1.1 documents as bytes: deterministic, valid, reader-friendly.
+"""Atom and RSS 2.0 documents as bytes (JSON Feed: bot/jsonfeed.py), plus the entry values.
 
-Pure: values in, bytes out. The same inputs always give the same bytes (no build time, no
-random ids), so an unchanged feed is never rewritten. Each feedgen pitfall listed in the
-team's feed notes (FEEDS.md, P1...P19) is handled where it bites; comments carry its number.
-"""
+Pure: the same inputs always give the same bytes (no build time, no random ids), so an
+unchanged feed is never rewritten. Each feedgen pitfall in the team's feed notes (FEEDS.md,
+P1...P19) is handled where it bites; comments carry its number."""
 
 from __future__ import annotations
 
@@ -14,14 +13,14 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.media import MediaEntryExtension
-from lxml import etree
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from bot.markup import html_to_text, truncate, xml_clean
 from bot.models import Article
@@ -30,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 GENERATOR = "newsbot"
 SUMMARY_CHARS = 200
-EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=timezone.utc)  # a feed with no entries yet
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)  # a feed with no entries yet
 MIME = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S")
@@ -51,7 +50,7 @@ def _patched_atom_entry(self: FeedEntry, extensions: bool = True) -> Any:
 
 _ORIGINAL_ATOM_ENTRY = getattr(FeedEntry.atom_entry, "__wrapped__", FeedEntry.atom_entry)
 _patched_atom_entry.__wrapped__ = _ORIGINAL_ATOM_ENTRY  # type: ignore[attr-defined]
-FeedEntry.atom_entry = _patched_atom_entry  # type: ignore[method-assign]
+FeedEntry.atom_entry = _patched_atom_entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +201,7 @@ def _fill(fe: FeedEntry, entry: Entry, author: str) -> None:
         fe.enclosure(url(enc.url), str(enc.length), enc.mime_type)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _root_namespaces(fmt: str) -> tuple[tuple[str, str], ...]:
     """Namespace declarations feedgen puts on the root, so entries need not repeat them."""
     fg = FeedGenerator()
@@ -211,7 +210,7 @@ def _root_namespaces(fmt: str) -> tuple[tuple[str, str], ...]:
     fg.title("x")
     fg.description("x")
     fg.link(href="https://x.invalid/", rel="alternate")
-    root = fg._create_atom()[0] if fmt == "atom" else fg._create_rss()[0]  # noqa: SLF001
+    root = fg._create_atom()[0] if fmt == "atom" else fg._create_rss()[0]
     return tuple(sorted((k, v) for k, v in root.nsmap.items() if k))
 
 
@@ -231,7 +230,7 @@ def entry_xml(fmt: str, entry: Entry, author: str) -> bytes:
     holder.append(element)
     etree.cleanup_namespaces(holder)
     etree.indent(element, space="  ", level=level)
-    data = etree.tostring(element, encoding="utf-8", with_tail=False)
+    data: bytes = etree.tostring(element, encoding="utf-8", with_tail=False)
     head, rest = data.split(b">", 1)
     for prefix, uri in _root_namespaces(fmt):
         head = head.replace(f' xmlns:{prefix}="{uri}"'.encode(), b"")
@@ -264,7 +263,7 @@ def _with_stylesheet(data: bytes, href: str) -> bytes:
     if not href:
         return data
     head, sep, rest = data.partition(b"?>\n")
-    pi = '<?xml-stylesheet type="text/xsl" href="%s"?>\n' % href.replace('"', "%22")
+    pi = '<?xml-stylesheet type="text/xsl" href="{}"?>\n'.format(href.replace('"', "%22"))
     return head + sep + pi.encode("utf-8") + rest
 
 

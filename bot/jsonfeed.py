@@ -7,7 +7,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.feeds import Entry, FeedSpec, default_author, entry_id, entry_terms, entry_title, newest_first, url
+from bot.feeds import (
+    Entry,
+    FeedSpec,
+    default_author,
+    entry_id,
+    entry_terms,
+    entry_title,
+    newest_first,
+    url,
+)
 from bot.markup import xml_clean
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

@@ -55,7 +55,7 @@ _BLOCK = {"p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3"
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[^\S\n]+|\n")
 _SENTENCE_END = re.compile(r"[。！？；!?;…]|\.(?=\s)")
-_PLACEHOLDER = re.compile(r"^(data:|about:)|(placeholder|loading|blank|lazy|spacer|pixel)\.", re.I)
+_PLACEHOLDER = re.compile(r"^(data:|about:)|(placeholder|loading|blank|lazy|spacer|pixel)\.", re.IGNORECASE)
 
 
 def xml_clean(s: str) -> str:
@@ -67,7 +67,7 @@ def xml_clean(s: str) -> str:
 _HTML_BLOCK_START = re.compile(
     r"(?: {0,3})</?(?:address|article|aside|blockquote|body|center|details|dialog|dd|div|dl|dt"
     r"|figcaption|figure|footer|h[1-6]|header|hr|li|main|nav|ol|p|section|table|ul)(?:\s|/?>|$)",
-    re.I)
+    re.IGNORECASE)
 
 
 def markdown_to_html(text: str) -> str:
@@ -79,7 +79,7 @@ def markdown_to_html(text: str) -> str:
     pure-Python) parser. tests/test_markup.py checks the equivalence on real corpora.
     """
     if "\r" in text or "\0" in text:
-        return _markdown().render(text)
+        return str(_markdown().render(text))
     lines = text.split("\n")
     out: list[str] = []
     i, n = 0, len(lines)
@@ -93,7 +93,7 @@ def markdown_to_html(text: str) -> str:
             i += 1
         out.append("\n".join(lines[start:i]) + ("\n" if i < n else ""))
     rest = "\n".join(lines[i:])
-    return "".join(out) + (_markdown().render(rest) if rest.strip() else "")
+    return "".join(out) + (str(_markdown().render(rest)) if rest.strip() else "")
 
 
 @functools.lru_cache(maxsize=1)

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import feedparser
 import pytest
 
-from bot.feeds import EMPTY_FEED_UPDATED, Enclosure, Entry, FeedSpec, build_atom, build_rss, entry_id, make_entry
+from bot.feeds import (
+    EMPTY_FEED_UPDATED,
+    Enclosure,
+    Entry,
+    FeedSpec,
+    build_atom,
+    build_rss,
+    entry_id,
+    make_entry,
+)
 from bot.jsonfeed import JSON_FEED_VERSION, build_json
 from bot.markup import render_body
 from bot.models import Article
@@ -134,7 +143,7 @@ def test_same_inputs_give_the_same_bytes_whatever_the_order(build: Any) -> None:
 
 def test_feed_dates_come_from_entries_never_from_the_clock() -> None:
     """P3: feedgen stamps build time unless told otherwise; every date here is an entry's."""
-    today = datetime.now(timezone.utc)
+    today = datetime.now(UTC)
     for data in (build_atom(SPEC, ENTRIES), build_rss(SPEC, ENTRIES)):
         text = data.decode()
         assert today.strftime("%Y-%m-%d") not in text and today.strftime("%d %b %Y") not in text

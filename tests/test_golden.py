@@ -8,7 +8,7 @@ diff of tests/golden/examples_site/ before committing it.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -21,7 +21,7 @@ from bot.state import State
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "site"
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)  # after every sample post but the 2099 one
+NOW = datetime(2026, 11, 1, tzinfo=UTC)  # after every sample post but the 2099 one
 
 
 def sample_settings(tmp_path: Path) -> Settings:

@@ -17,12 +17,11 @@ from bot.markup import (
     truncate,
     xml_clean,
 )
-
 from bot.reader import read_body
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from gen_corpus import generate  # noqa: E402
+from gen_corpus import generate
 
 REFERENCE = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 BASE = "https://news.example.org/2024/11/20/%E6%96%B0%E9%97%BB/"
