@@ -1,4 +1,4 @@
-"""Articles as plain JSON records in the state, and their stable ids (pure, plus one cache).
+"""Articles as JSON records in the state, their stable ids, and indexes over them (pure + one cache).
 
 ``current_articles`` keeps a private cache of decoded Articles keyed by (source, hash, id,
 settings fingerprint): a record only changes when its file's bytes or the parse settings
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,6 +43,54 @@ def new_id(article: Article, settings: Settings, taken: set[str]) -> str:
     while f"{candidate}~{n}" in taken:
         n += 1
     return f"{candidate}~{n}"
+
+
+class UrlClaims:
+    """Which file holds each URL. Known files keeping their URL go first and need no check, so
+    a scan that only edits files never builds the index (cost follows what changed)."""
+
+    def __init__(self, state: State, parsed: Mapping[str, object], gone: set[str]) -> None:
+        self._state, self._parsed, self._gone = state, parsed, gone
+        self._owners: dict[str, str] | None = None
+        self._done: set[str] = set()
+
+    def rank(self, rel: str, url: str) -> int:
+        """0: known, same URL as recorded; 1: known, URL changed; 2: a file not seen before."""
+        old = self._state.articles.get(rel)
+        return 2 if old is None or rel in self._gone else 0 if old["article"]["url"] == url else 1
+
+    def owner(self, url: str) -> str | None:
+        if self._owners is None:
+            self._owners = {rec["article"]["url"]: rel for rel, rec in self._state.articles.items()
+                            if rel not in self._gone and (rel not in self._parsed or rel in self._done)}
+        return self._owners.get(url)
+
+    def claim(self, url: str, rel: str) -> None:
+        self._done.add(rel)
+        if self._owners is not None:
+            self._owners[url] = rel
+
+
+class RenameIndex:
+    """Records of files gone in this scan, by content hash, uid and URL (in that order of trust)."""
+
+    def __init__(self, state: State, gone: list[str]) -> None:
+        self._by: list[dict[str, str]] = [{}, {}, {}]
+        for rel in sorted(gone):
+            rec = state.articles[rel]
+            keys = (rec["hash"], rec["article"].get("uid", ""), rec["article"]["url"])
+            for index, key in zip(self._by, keys, strict=True):
+                if key:
+                    index.setdefault(key, rel)
+        self._taken: set[str] = set()
+
+    def match(self, article: Article) -> str | None:
+        for index, key in zip(self._by, (article.content_hash, article.uid, article.url), strict=True):
+            rel = index.get(key) if key else None
+            if rel is not None and rel not in self._taken:
+                self._taken.add(rel)
+                return rel
+        return None
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Article) if f.default is not dataclasses.MISSING}

@@ -37,7 +37,8 @@ from typing import Any
 
 from bot.config import Settings
 from bot.models import Article, BadFile, ScanReport
-from bot.records import SETTINGS_KEY, article_from_record, article_to_record, current_articles, new_id
+from bot.records import (SETTINGS_KEY, RenameIndex, UrlClaims, article_from_record, article_to_record,
+                         current_articles, new_id)
 from bot.sourcefiles import Job, read_files
 from bot.state import State
 
@@ -223,8 +224,8 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
            settings: Settings, out: _Outcome) -> None:
     """Record parsed articles: keep ids, detect renames and permalink clashes, drop the gone."""
     gone_set = set(gone)
-    claims = _Claims(state, parsed, gone_set)
-    renames = _RenameIndex(state, gone)
+    claims = UrlClaims(state, parsed, gone_set)
+    renames = RenameIndex(state, gone)
     ids: set[str] = set()
     for rel in sorted(parsed, key=lambda r: (claims.rank(r, parsed[r][1].url), r)):
         f, article = parsed[rel]
@@ -256,53 +257,6 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
     for rel in sorted(gone_set):
         del state.articles[rel]
         out.deleted.append(rel)
-
-
-class _Claims:
-    """Which file holds each URL. Known files keeping their URL go first and need no check, so
-    a scan that only edits files never builds the index (cost follows what changed)."""
-
-    def __init__(self, state: State, parsed: dict[str, tuple[_Found, Article]], gone: set[str]) -> None:
-        self._state, self._parsed, self._gone = state, parsed, gone
-        self._owners: dict[str, str] | None = None
-        self._done: set[str] = set()
-
-    def rank(self, rel: str, url: str) -> int:
-        """0: known, same URL as recorded; 1: known, URL changed; 2: a file not seen before."""
-        old = self._state.articles.get(rel)
-        return 2 if old is None or rel in self._gone else 0 if old["article"]["url"] == url else 1
-
-    def owner(self, url: str) -> str | None:
-        if self._owners is None:
-            self._owners = {rec["article"]["url"]: rel for rel, rec in self._state.articles.items()
-                            if rel not in self._gone and (rel not in self._parsed or rel in self._done)}
-        return self._owners.get(url)
-
-    def claim(self, url: str, rel: str) -> None:
-        self._done.add(rel)
-        if self._owners is not None:
-            self._owners[url] = rel
-
-
-class _RenameIndex:
-    """Records of files gone in this scan, by content hash, uid and URL (in that order of trust)."""
-
-    def __init__(self, state: State, gone: list[str]) -> None:
-        self._by: list[dict[str, str]] = [{}, {}, {}]
-        for rel in sorted(gone):
-            rec = state.articles[rel]
-            for index, key in zip(self._by, (rec["hash"], rec["article"].get("uid", ""), rec["article"]["url"]), strict=True):
-                if key:
-                    index.setdefault(key, rel)
-        self._taken: set[str] = set()
-
-    def match(self, article: Article) -> str | None:
-        for index, key in zip(self._by, (article.content_hash, article.uid, article.url), strict=True):
-            rel = index.get(key) if key else None
-            if rel is not None and rel not in self._taken:
-                self._taken.add(rel)
-                return rel
-        return None
 
 
 def bad_files(state: State) -> list[BadFile]:
