@@ -89,9 +89,9 @@ async def cmd_scan(update: Update, context: Context) -> None:
     if not await _no_args(update, context, "scan"):
         return
     service = _svc(context)
-    await reply(update, ["A scan is already running; I will report when it ends." if service.scanning
+    await reply(update, ["A scan is running; I will scan again when it ends, then report." if service.scanning
                          else "Scanning…"])
-    cycle = await service.scan()
+    cycle = await service.scan(fresh=True)
     if cycle is None:
         await reply(update, ["The scan did not finish (the bot is stopping, or it failed: see /errors and the log)."])
         return

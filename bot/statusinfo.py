@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot import postqueue
@@ -50,24 +51,36 @@ def schedule_text(settings: Settings) -> str:
     return f"cron {settings.scan_cron!r}" if settings.scan_cron else f"every {human_duration(settings.scan_interval)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    """Category and tag counts of a set of articles (independent of the clock, so cacheable)."""
+
+    categories: int
+    tags: int
+
+    @classmethod
+    def of(cls, articles: Sequence[Article]) -> Taxonomy:
+        return cls(len({"/".join(path) for a in articles for path in a.categories}),
+                   len({t for a in articles for t in a.tags}))
+
+
 def status_lines(settings: Settings, state: State, *, now: datetime, version: str,
                  articles: Sequence[Article] | None = None, next_scan_at: datetime | None = None,
-                 scan_running: bool = False) -> list[str]:
-    """What an admin wants to see first. ``articles`` defaults to the ones cached in ``state``."""
+                 scan_running: bool = False, taxonomy: Taxonomy | None = None) -> list[str]:
+    """What an admin wants to see first. ``articles`` (newest first) default to the ones in ``state``."""
     if articles is None:
         from bot import scanner  # the CLI path: no catalog in memory
 
-        articles = scanner.current_articles(state)
-    categories = {"/".join(path) for a in articles for path in a.categories}
-    tags = {t for a in articles for t in a.tags}
+        articles = sorted(scanner.current_articles(state), key=lambda a: a.published_at, reverse=True)
+    taxonomy = taxonomy or Taxonomy.of(articles)
     lines = [f"newsbot {version}",
-             f"articles: {len(articles)} in {len(categories)} categories, {len(tags)} tags"]
-    published = [a for a in articles if a.published_at <= now]
-    if published:
-        newest = max(published, key=lambda a: a.published_at)
+             f"articles: {len(articles)} in {taxonomy.categories} categories, {taxonomy.tags} tags"]
+    future = next((i for i, a in enumerate(articles) if a.published_at <= now), len(articles))
+    if future < len(articles):
+        newest = articles[future]
         lines.append(f"newest: {format_time(newest.published_at, settings)} {newest.title}")
-    if len(published) < len(articles):
-        lines.append(f"scheduled: {len(articles) - len(published)} future-dated, posted at their date")
+    if future:
+        lines.append(f"scheduled: {future} future-dated, posted at their date")
     pending, problems = postqueue.pending(state), postqueue.problems(state)
     lines.append(f"channel queue: {len(pending)} pending, {len(problems)} failed or unconfirmed")
     if state.meta.get("paused"):

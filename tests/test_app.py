@@ -97,6 +97,7 @@ async def test_scheduled_scan_picks_up_a_new_file_and_posts_it(tmp_path: Path, f
         await wait_until(lambda: service.engine.state.is_initialized, 10)
         write_article(settings.articles_dir, "breaking.md", "Breaking 突发")
         await wait_until(lambda: any("Breaking 突发" in t for t in channel_texts(fake)), 10)
+        await wait_until(lambda: not service.engine.state.queue)  # recorded as sent
         # Commands arrive by real long polling (getUpdates) meanwhile.
         fake.push_message(ADMIN, "/queue")
         await wait_until(lambda: any("queue is empty" in t for t in admin_texts(fake)), 10)
@@ -109,7 +110,7 @@ async def test_a_future_dated_article_is_posted_when_its_date_comes(tmp_path: Pa
         await wait_until(lambda: service.engine.state.is_initialized, 10)
         due = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
         write_article(settings.articles_dir, "later.md", "Scheduled 定时", date=due.strftime("%Y-%m-%d %H:%M:%S +0000"))
-        assert await service.scan() is not None  # /scan: the article is held, not posted
+        assert await service.scan(fresh=True) is not None  # /scan: the article is held, not posted
         assert not any("Scheduled 定时" in t for t in channel_texts(fake))
         await wait_until(lambda: any("Scheduled 定时" in t for t in channel_texts(fake)), 10)
     posted = [c for c in fake.calls if "Scheduled 定时" in str(c.params.get("text") or c.params.get("caption"))]
@@ -123,10 +124,12 @@ async def test_scans_never_overlap_and_missed_runs_coalesce(tmp_path: Path, fake
         assert isinstance(engine, GatedEngine)
         engine.hold_s = 2.5  # each scan outlasts two intervals
         await wait_until(lambda: engine.started >= 1, 5)
-        await asyncio.gather(service.scan(), service.scan())  # two /scan during a scheduled scan: they join it
+        await asyncio.gather(service.scan(), service.scan())  # two joins of the scheduled scan
+        assert engine.started == 1
+        await asyncio.gather(service.scan(fresh=True), service.scan(fresh=True))  # two /scan: one more scan
         await asyncio.sleep(3.5)
         assert engine.max_running == 1
-        assert engine.started <= 3  # 6 s of 1 s ticks with 2.5 s scans: runs coalesce, none queue up
+        assert engine.started <= 4  # ~9 s of 1 s ticks with 2.5 s scans: runs coalesce, none queue up
 
 
 async def test_status_is_answered_while_a_long_scan_runs(tmp_path: Path, fake: FakeBotAPI) -> None:

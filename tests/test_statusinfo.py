@@ -34,7 +34,7 @@ def test_status_lines_cover_what_admins_ask(tmp_path: Path) -> None:
                         "pause_reason": "Forbidden: bot was kicked"},
                   bad={"b.md": {"reason": "broken YAML"}}, queue=["id1"],
                   posts={"id1": {"status": "pending"}, "id2": {"status": "failed"}})
-    arts = [article(1, 1), article(2, 2, (("电网", "调度"),)), article(3, -1)]
+    arts = [article(3, -1), article(1, 1), article(2, 2, (("电网", "调度"),))]  # newest first
     text = "\n".join(status_lines(settings, state, now=NOW, version="9.9", articles=arts,
                                   next_scan_at=NOW + timedelta(minutes=2)))
     for expected in ("newsbot 9.9", "articles: 3 in 2 categories, 1 tags", "newest: 2026-11-21 20:00 CST 标题 1",
