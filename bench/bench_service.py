@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from gen_corpus import generate  # noqa: E402
+from gen_corpus import generate
 
-from tests.fakebotapi import RemoteFake  # noqa: E402
+from tests.fakebotapi import RemoteFake
 
 TOKEN = "123456:" + "C" * 35
 ADMIN = 42

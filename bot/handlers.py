@@ -11,15 +11,26 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import (
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import postqueue
-from bot.commands import COMMANDS, help_html, usage
+from bot.commands import COMMANDS, Command, help_html, usage
 from bot.errors import PublishError
 from bot.jobs import Service
 from bot.publisher import TelegramPublisher
@@ -30,12 +41,11 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 SERVICE_KEY = "service"
 MAX_LISTED = 100  # items per list reply; the rest is counted
-MAX_BUTTONS = 20  # /retry messages with buttons per call
 REFUSAL = "Sorry, this is a private bot: only its admins can use commands."
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def _svc(context: Context) -> Service:
+def service_of(context: Context) -> Service:
     service: Service = context.bot_data[SERVICE_KEY]
     return service
 
@@ -45,10 +55,10 @@ async def reply(update: Update, lines: list[str]) -> None:
     message = update.effective_message
     assert message is not None
     for chunk in split_lines(lines):
-        await message.reply_text(chunk, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW)
+        await message.reply_text(chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
 
 
-async def _arg(update: Update, context: Context, name: str) -> str | None:
+async def one_arg(update: Update, context: Context, name: str) -> str | None:
     """The single argument of /name (words joined: paths may hold spaces), or reply with usage."""
     text = " ".join(context.args or []).strip()
     if not text:
@@ -57,19 +67,19 @@ async def _arg(update: Update, context: Context, name: str) -> str | None:
     return text
 
 
-async def _no_args(update: Update, context: Context, name: str) -> bool:
+async def no_args(update: Update, context: Context, name: str) -> bool:
     if context.args:
         await reply(update, [f"/{name} takes no arguments. Usage: {esc(usage(name))}"])
         return False
     return True
 
 
-async def _unknown(update: Update, key: str) -> None:
-    await reply(update, [f"No article or post with id or path {code(key)}. "
-                         "Ids are listed by /queue and /retry; paths are relative to the articles folder."])
+async def reply_unknown(update: Update, key: str) -> None:
+    await reply(update, [(f"No article or post with id or path {code(key)}. "
+                          "Ids are listed by /queue and /retry; paths are relative to the articles folder.")])
 
 
-def _title(service: Service, article_id: str) -> str:
+def title_of(service: Service, article_id: str) -> str:
     article = service.engine.catalog.by_id.get(article_id)
     rec = service.engine.state.posts.get(article_id, {})
     return article.title if article else str(rec.get("title") or "(article gone)")
@@ -81,14 +91,14 @@ async def cmd_help(update: Update, context: Context) -> None:
 
 
 async def cmd_status(update: Update, context: Context) -> None:
-    if await _no_args(update, context, "status"):
-        await reply(update, [esc(line) for line in _svc(context).status()])
+    if await no_args(update, context, "status"):
+        await reply(update, [esc(line) for line in service_of(context).status()])
 
 
 async def cmd_scan(update: Update, context: Context) -> None:
-    if not await _no_args(update, context, "scan"):
+    if not await no_args(update, context, "scan"):
         return
-    service = _svc(context)
+    service = service_of(context)
     await reply(update, ["A scan is running; I will scan again when it ends, then report." if service.scanning
                          else "Scanning…"])
     cycle = await service.scan(fresh=True)
@@ -96,29 +106,29 @@ async def cmd_scan(update: Update, context: Context) -> None:
         await reply(update, ["The scan did not finish (the bot is stopping, or it failed: see /errors and the log)."])
         return
     r = cycle.scan
-    await reply(update, [f"Scan done in {cycle.seconds:.1f} s: {len(r.new)} new, {len(r.changed)} changed, "
-                         f"{len(r.deleted)} deleted, {len(r.held)} held, {len(r.bad)} bad.",
+    await reply(update, [(f"Scan done in {cycle.seconds:.1f} s: {len(r.new)} new, {len(r.changed)} changed, "
+                          f"{len(r.deleted)} deleted, {len(r.held)} held, {len(r.bad)} bad."),
                          f"Queue: {len(postqueue.pending(service.engine.state))} pending."])
 
 
 async def cmd_pause(update: Update, context: Context) -> None:
-    if not await _no_args(update, context, "pause"):
+    if not await no_args(update, context, "pause"):
         return
-    meta = _svc(context).engine.state.meta
+    meta = service_of(context).engine.state.meta
     if meta.get("paused"):
         await reply(update, [f"Posting is already paused ({esc(str(meta.get('pause_reason') or ''))})."])
         return
     user = update.effective_user
     meta["paused"], meta["pause_reason"] = True, f"paused by admin {user.id if user else '?'}"
-    _svc(context).engine.save()
+    service_of(context).engine.save()
     logger.info("Posting paused by admin %s", user.id if user else "?")
     await reply(update, ["Posting paused. Feeds keep updating; /resume to post again."])
 
 
 async def cmd_resume(update: Update, context: Context) -> None:
-    if not await _no_args(update, context, "resume"):
+    if not await no_args(update, context, "resume"):
         return
-    service = _svc(context)
+    service = service_of(context)
     was = service.engine.state.meta.get("paused")
     postqueue.resume(service.engine.state)
     service.engine.save()
@@ -130,9 +140,9 @@ async def cmd_resume(update: Update, context: Context) -> None:
 
 
 async def cmd_queue(update: Update, context: Context) -> None:
-    if not await _no_args(update, context, "queue"):
+    if not await no_args(update, context, "queue"):
         return
-    service = _svc(context)
+    service = service_of(context)
     items = postqueue.pending(service.engine.state)
     if not items:
         await reply(update, ["The queue is empty."])
@@ -141,54 +151,23 @@ async def cmd_queue(update: Update, context: Context) -> None:
     for n, item in enumerate(items[:MAX_LISTED], 1):
         action = item.get("action") or "send"
         due = f", not before {esc(str(item['not_before']))}" if item.get("not_before") else ""
-        lines.append(f"{n}. {esc(_title(service, item['id']))} ({esc(action)}{due})\n   {code(item['id'])}")
+        lines.append(f"{n}. {esc(title_of(service, item['id']))} ({esc(action)}{due})\n   {code(item['id'])}")
     if len(items) > MAX_LISTED:
         lines.append(f"… and {len(items) - MAX_LISTED} more.")
     await reply(update, lines)
 
 
 async def cmd_post(update: Update, context: Context) -> None:
-    key = await _arg(update, context, "post")
+    key = await one_arg(update, context, "post")
     if key is None:
         return
-    await _requeue(update, _svc(context), key)
+    await requeue_now(update, service_of(context), key)
 
 
-async def cmd_done(update: Update, context: Context) -> None:
-    key = await _arg(update, context, "done")
-    if key is None:
-        return
-    service = _svc(context)
-    article = service.engine.catalog.find(key)
-    article_id = article.id if article else key
-    rec = service.engine.state.posts.get(article_id)
-    if rec is None or rec.get("status") not in {"failed", "unknown"}:
-        await reply(update, [f"{code(key)} is not a failed or unconfirmed post; /retry lists those."])
-        return
-    postqueue.mark_done(service.engine.state, article_id)
-    service.engine.save()
-    await reply(update, [f"Marked done: {esc(_title(service, article_id))}."])
-
-
-async def cmd_skip(update: Update, context: Context) -> None:
-    key = await _arg(update, context, "skip")
-    if key is None:
-        return
-    service = _svc(context)
-    article = service.engine.catalog.find(key)
-    article_id = article.id if article else key
-    if article_id not in service.engine.state.queue:
-        await reply(update, [f"{code(key)} is not in the queue; /queue lists what is."])
-        return
-    postqueue.skip(service.engine.state, article_id)
-    service.engine.save()
-    await reply(update, [f"Skipped: {esc(_title(service, article_id))}."])
-
-
-async def _requeue(update: Update, service: Service, key: str) -> None:
+async def requeue_now(update: Update, service: Service, key: str) -> None:
     article = service.engine.catalog.find(key)
     if article is None:
-        await _unknown(update, key)
+        await reply_unknown(update, key)
         return
     postqueue.requeue(service.engine.state, article.id, front=True)
     service.engine.save()
@@ -197,75 +176,36 @@ async def _requeue(update: Update, service: Service, key: str) -> None:
     await reply(update, [f"Queued first: {esc(article.title)}.{note}"])
 
 
-async def cmd_retry(update: Update, context: Context) -> None:
-    service = _svc(context)
-    if context.args:
-        await _requeue(update, service, " ".join(context.args))
+async def cmd_skip(update: Update, context: Context) -> None:
+    key = await one_arg(update, context, "skip")
+    if key is None:
         return
-    problems = postqueue.problems(service.engine.state)
-    if not problems:
-        await reply(update, ["No failed or unconfirmed posts."])
+    service = service_of(context)
+    article = service.engine.catalog.find(key)
+    article_id = article.id if article else key
+    if article_id not in service.engine.state.queue:
+        await reply(update, [f"{code(key)} is not in the queue; /queue lists what is."])
         return
-    await reply(update, [f"{len(problems)} post(s) need a decision. Repost sends again; "
-                         "Mark done keeps what is in the channel."])
-    tokens: OrderedDict[int, str] = context.bot_data.setdefault("retry_tokens", OrderedDict())
-    for item in problems[:MAX_BUTTONS]:
-        n = context.bot_data["retry_next"] = context.bot_data.get("retry_next", 0) + 1
-        tokens[n] = item["id"]
-        while len(tokens) > 500:
-            tokens.popitem(last=False)
-        why = item.get("error") or item.get("reason") or ""
-        text = (f"<b>{esc(_title(service, item['id']))}</b>\n{esc(str(item.get('status')))}"
-                f"{': ' + esc(str(why)) if why else ''}\n{code(item['id'])}")
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Repost", callback_data=f"retry:{n}"),
-                                          InlineKeyboardButton("Mark done", callback_data=f"done:{n}")]])
-        assert update.effective_message is not None
-        await update.effective_message.reply_text(split_lines([text])[0], parse_mode=ParseMode.HTML,
-                                                  reply_markup=keyboard, link_preview_options=_NO_PREVIEW)
-    if len(problems) > MAX_BUTTONS:
-        await reply(update, [f"… and {len(problems) - MAX_BUTTONS} more: decide these, then /retry again."])
-
-
-async def on_retry_button(update: Update, context: Context) -> None:
-    """Repost / Mark done buttons under a /retry message; admin is checked again here."""
-    query = update.callback_query
-    assert query is not None
-    service = _svc(context)
-    user = update.effective_user
-    if user is None or user.id not in service.settings.admin_ids:
-        logger.warning("Button press from non-admin user %s ignored", user.id if user else "?")
-        await query.answer("Not allowed.")
-        return
-    action, _, number = (query.data or "").partition(":")
-    article_id = context.bot_data.get("retry_tokens", {}).get(int(number)) if number.isdigit() else None
-    if article_id is None:
-        await query.answer("This button has expired: send /retry again.", show_alert=True)
-        return
-    if action == "retry":
-        postqueue.requeue(service.engine.state, article_id, front=True)
-        service.kick_drain()
-        outcome = "queued for repost"
-    else:
-        postqueue.mark_done(service.engine.state, article_id)
-        outcome = "marked done"
+    postqueue.skip(service.engine.state, article_id)
     service.engine.save()
-    logger.info("Admin %s: post %s %s", user.id, article_id, outcome)
-    await query.answer(outcome.capitalize())
-    await query.edit_message_text(f"{esc(_title(service, article_id))}: {outcome}.", parse_mode=ParseMode.HTML)
+    await reply(update, [f"Skipped: {esc(title_of(service, article_id))}."])
 
 
 async def cmd_preview(update: Update, context: Context) -> None:
-    key = await _arg(update, context, "preview")
+    key = await one_arg(update, context, "preview")
     if key is None:
         return
-    service = _svc(context)
+    service = service_of(context)
     article = service.engine.catalog.find(key)
     post = service.engine.render(article.id) if article else None
     if post is None:
-        await _unknown(update, key)
+        await reply_unknown(update, key)
         return
     chat = update.effective_chat
     assert chat is not None
+    if service.http is None:  # only a Service built without build_application's client
+        await reply(update, ["Preview is not available in this mode."])
+        return
     publisher = TelegramPublisher(context.bot, str(chat.id), service.settings, service.http)
     try:
         await publisher.send(post)
@@ -274,9 +214,9 @@ async def cmd_preview(update: Update, context: Context) -> None:
 
 
 async def cmd_errors(update: Update, context: Context) -> None:
-    if not await _no_args(update, context, "errors"):
+    if not await no_args(update, context, "errors"):
         return
-    bad = sorted(_svc(context).engine.state.bad.copy().items())
+    bad = sorted(service_of(context).engine.state.bad.copy().items())
     if not bad:
         await reply(update, ["No bad files."])
         return
@@ -292,7 +232,7 @@ async def cmd_feeds(update: Update, context: Context) -> None:
     if which not in ("", "tags"):
         await reply(update, [f"Usage: {esc(usage('feeds'))}"])
         return
-    service = _svc(context)
+    service = service_of(context)
     base = service.settings.public_feeds_url
     paths = sorted(service.engine.state.feeds.copy())
     tag_paths = [p for p in paths if _is_tag_feed(p, service)]
@@ -315,7 +255,7 @@ def _is_tag_feed(path: str, service: Service) -> bool:
 async def on_other_command(update: Update, context: Context) -> None:
     """Private-chat commands no admin handler took: unknown to admins, refused to others."""
     user = update.effective_user
-    service = _svc(context)
+    service = service_of(context)
     if user is not None and user.id in service.settings.admin_ids:
         await reply(update, ["Unknown command. /help lists them."])
         return
@@ -336,10 +276,20 @@ async def on_other_command(update: Update, context: Context) -> None:
         logger.info("Could not send the refusal to user %s: %s", user_id, exc.message)
 
 
+def handler_for(command: Command) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """The function named in the command table (in this module or in bot/decisions.py)."""
+    from bot import decisions  # it builds on the helpers above
+
+    found: Callable[[Update, Context], Coroutine[Any, Any, None]] = getattr(decisions, command.handler, None) or globals()[command.handler]
+    return found
+
+
 def add_handlers(application: Application[Any, Any, Any, Any, Any, Any], admin_ids: list[int]) -> None:
     """Register every command of the table behind the admin filter, then the fallbacks."""
+    from bot import decisions
+
     admins = filters.User(user_id=admin_ids) & filters.ChatType.PRIVATE
     for command in COMMANDS:
-        application.add_handler(CommandHandler(command.name, globals()[command.handler], filters=admins))
-    application.add_handler(CallbackQueryHandler(on_retry_button, pattern=r"^(retry|done):\d+$"))
+        application.add_handler(CommandHandler(command.name, handler_for(command), filters=admins))
+    application.add_handler(CallbackQueryHandler(decisions.on_button, pattern=decisions.BUTTON_PATTERN))
     application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, on_other_command))

@@ -26,7 +26,7 @@ from bot.alerts import Alerts
 from bot.config import Settings
 from bot.errors import NewsbotError
 from bot.models import ScanReport
-from bot.publisher import Publisher, PreviewPublisher
+from bot.publisher import PreviewPublisher, Publisher
 from bot.service import CycleReport, Engine, utcnow
 from bot.statusinfo import Taxonomy, status_lines
 
@@ -117,6 +117,10 @@ class Service:
     @property
     def scanning(self) -> bool:
         return (self._scan_task is not None and not self._scan_task.done()) or self.engine.scan_running
+
+    @property
+    def draining(self) -> bool:
+        return self._drain_task is not None and not self._drain_task.done()
 
     def kick_drain(self) -> None:
         """Post what is due soon, without waiting."""

@@ -154,8 +154,11 @@ class Engine:
 
     async def drain(self, publisher: postqueue.Publisher, *, alert: Callable[[str, str], Awaitable[None]],
                     sleep: Callable[[float], Awaitable[None]], stop: object = None) -> postqueue.DrainReport:
-        return await postqueue.drain(self.state, self.save, publisher, self.render, self.settings,
+        return await postqueue.drain(self.state, self._save_now, publisher, self.render, self.settings,
                                      now=utcnow, sleep=sleep, alert=alert, stop=stop)  # type: ignore[arg-type]
+
+    def _save_now(self) -> None:
+        self.save()
 
     def save(self) -> bool:
         """Write the state if it changed; safe from the loop while a scan runs in its thread."""

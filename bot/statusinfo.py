@@ -14,7 +14,7 @@ from bot.state import State
 
 def human_duration(seconds: float) -> str:
     """``35 s``, ``4 min``, ``2 h 5 min``, ``3 d 4 h``."""
-    s = int(round(abs(seconds)))
+    s = round(abs(seconds))
     if s < 60:
         return f"{s} s"
     if s < 3600:

@@ -21,8 +21,16 @@ from bot.jobs import Service
 from bot.service import CycleReport, Engine
 from bot.state import StateStore
 from tests.fakebotapi import FakeBotAPI
-from tests.servicekit import (ADMIN, BROKEN, CHANNEL, make_settings, open_with, running_bot, wait_until,
-                              write_article)
+from tests.servicekit import (
+    ADMIN,
+    BROKEN,
+    CHANNEL,
+    make_settings,
+    open_with,
+    running_bot,
+    wait_until,
+    write_article,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +163,7 @@ async def test_a_channel_failure_pauses_posting_and_alerts_admins_once(tmp_path:
         write_article(bot.site, "a.md", "Article A")
         await bot.service.scan()
         await wait_until(lambda: bool(bot.engine.state.meta.get("paused")))
-        await wait_until(lambda: any("Posting is paused" in t for t in admin_texts(fake)))
+        await wait_until(lambda: any("Posting is paused" in t for t in admin_texts(fake)) and not bot.service.draining)
         bot.engine.state.meta.pop("paused")
         await bot.service.drain()  # fails again: paused again, but admins are not told twice in a row
         assert bot.engine.state.meta.get("paused")

@@ -6,14 +6,20 @@ import re
 from pathlib import Path
 
 from bot import handlers
-from bot.commands import COMMANDS, bot_commands, commands_markdown, help_html, listed_commands
+from bot.commands import (
+    COMMANDS,
+    bot_commands,
+    commands_markdown,
+    help_html,
+    listed_commands,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_every_command_has_a_handler_and_a_valid_telegram_name() -> None:
     for command in COMMANDS:
-        assert callable(getattr(handlers, command.handler)), command.handler
+        assert callable(handlers.handler_for(command)), command.handler
         assert re.fullmatch(r"[a-z0-9_]{1,32}", command.name)
     assert len({c.name for c in COMMANDS}) == len(COMMANDS)
 

@@ -12,7 +12,17 @@ from telegram.constants import MessageLimit
 from bot import __version__, postqueue
 from bot.commands import listed_commands
 from tests.fakebotapi import FakeBotAPI
-from tests.servicekit import ADMIN, BROKEN, CHANNEL, STRANGER, Bot, make_settings, running_bot, wait_until, write_article
+from tests.servicekit import (
+    ADMIN,
+    BROKEN,
+    CHANNEL,
+    STRANGER,
+    Bot,
+    make_settings,
+    running_bot,
+    wait_until,
+    write_article,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -162,7 +172,7 @@ async def test_post_by_path_posts_now_and_reposts_a_sent_article(bot: Bot) -> No
     assert "Queued first" in reply
     await wait_until(lambda: bot.engine.state.posts[old.id]["status"] == "sent")
     await bot.send(ADMIN, f"/post {old.id}")
-    await wait_until(lambda: len(bot.channel_calls()) == 2)
+    await wait_until(lambda: len(bot.channel_calls()) == 2 and not bot.service.draining)
     assert bot.engine.state.posts[old.id]["status"] == "sent"
 
 
@@ -211,7 +221,7 @@ async def test_retry_buttons_repost_or_mark_done(bot: Bot) -> None:
     assert bot.engine.state.posts[b.id]["status"] == "skipped"
     assert postqueue.problems(bot.engine.state) == []
     expired = await bot.press(ADMIN, "retry:999", message_id=3)
-    assert "expired" in [c for c in expired if c.method == "answerCallbackQuery"][0].params["text"]
+    assert "expired" in next(c for c in expired if c.method == "answerCallbackQuery").params["text"]
 
 
 async def test_preview_sends_the_exact_channel_post_to_the_admin_only(bot: Bot) -> None:

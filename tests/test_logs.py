@@ -11,7 +11,14 @@ import pytest
 
 from bot.logs import REDACTED, configure_logging
 from tests.fakebotapi import FakeBotAPI
-from tests.servicekit import ADMIN, CHANNEL, make_settings, running_bot, wait_until, write_article
+from tests.servicekit import (
+    ADMIN,
+    CHANNEL,
+    make_settings,
+    running_bot,
+    wait_until,
+    write_article,
+)
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ-test_token"
 SECRET = TOKEN.split(":", 1)[1]
