@@ -2,9 +2,10 @@
 
 Front matter is YAML (``---``) or TOML (``+++``), after optional blank lines (Hexo and
 python-frontmatter skip them; Jekyll would not, see corpus/SOURCES.md seed 000). A file
-without front matter is still an article, as in all three generators. YAML is parsed with
-PyYAML's C loader directly: it is what python-frontmatter uses underneath, without the
-extra copies, and TOML with the standard library's ``tomllib``.
+without front matter is still an article, as in all three generators. The split is our own
+(BOM, CRLF, leading blank lines, unclosed fences get clear reasons); YAML is loaded by
+python-frontmatter's handler (safe, libyaml's C loader), TOML by the standard library's
+``tomllib`` (python-frontmatter's TOML handler needs the slow, unmaintained ``toml`` package).
 
 Dates: ``date`` (or Hugo's ``publishDate``), else the Jekyll file-name date, else the file's
 mtime, all read by ``bot.dates``. A date that is present but unreadable (``date:  +0800``)
@@ -27,6 +28,7 @@ from datetime import datetime, time
 from pathlib import PurePosixPath
 from typing import Any
 
+import frontmatter
 import yaml
 
 from bot.config import Settings
@@ -38,7 +40,8 @@ from bot.taxonomy import categories_of, category_style, tags_of
 
 logger = logging.getLogger(__name__)
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# python-frontmatter's handler: safe loading with libyaml's C loader when it is built in.
+_YAML = frontmatter.YAMLHandler()
 _LEADING_BLANK = re.compile(r"\A(?:[ \t]*\n)+")
 _YAML_FM = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 _TOML_FM = re.compile(r"\A\+\+\+[ \t]*\n(?:(.*?)\n)?\+\+\+[ \t]*(?:\n|\Z)", re.S)
@@ -111,7 +114,7 @@ def split_front_matter(text: str, source: str = "") -> tuple[dict[str, Any], str
 
 def _load(kind: str, raw: str, source: str) -> dict[str, Any]:
     try:
-        meta = tomllib.loads(raw) if kind == "toml" else yaml.load(raw, Loader=_LOADER)  # noqa: S506 - safe loader
+        meta = tomllib.loads(raw) if kind == "toml" else _YAML.load(raw)
     except yaml.MarkedYAMLError as exc:
         where = f" at line {exc.problem_mark.line + 2}" if exc.problem_mark else ""
         raise ArticleError(source, f"broken YAML front matter: {exc.problem or exc.context}{where}") from None
