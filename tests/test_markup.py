@@ -13,6 +13,7 @@ from bot.markup import (
     first_image,
     html_to_text,
     markdown_to_html,
+    reading_text,
     render_body,
     truncate,
     xml_clean,
@@ -197,3 +198,18 @@ def test_first_image_returns_the_first_absolute_image() -> None:
     html = render_body('<p>x</p><img src="a.jpg"><img src="b.jpg">', "html", BASE)
     assert first_image(html) == BASE + "a.jpg"
     assert first_image("<p>no image</p>") is None
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<h2>标题</h2><p>第一段。</p><p>第二段<br>换行</p>", "标题\n第一段。\n第二段\n换行"),
+        ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
+        ('<p>see <a href="https://x.org/">the <b>docs</b></a> <img src="a.jpg" alt="pic"></p>', "see the docs"),
+        ("<blockquote><p>quoted</p></blockquote><p>a&amp;b &lt;c&gt;</p>", "quoted\na&b <c>"),
+        ("<p>zero\u200bwidth\x08 control</p>", "zerowidth control"),
+        ("", ""),
+    ],
+)
+def test_reading_text_keeps_layout_without_markdown_marks(html: str, expected: str) -> None:
+    assert reading_text(html) == expected
