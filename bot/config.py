@@ -236,6 +236,19 @@ def _validate(s: Settings, *, need_articles: bool) -> list[str]:
         problems.append(f"permalink: expected a preset ({', '.join(PERMALINK_PRESETS)}) or a pattern with :title")
     if s.channel_id and not (s.channel_id.startswith("@") or s.channel_id.lstrip("-").isdigit()):
         problems.append(f"TELEGRAM_CHANNEL_ID: expected @name or a numeric id, got {s.channel_id!r}")
+    if s.category_style not in {"auto", "jekyll", "hexo", "hugo"}:
+        problems.append(f"category_style: expected auto, jekyll, hexo or hugo, got {s.category_style!r}")
+    if s.http:
+        host, sep, port = s.http.strip().rpartition(":")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            problems.append(f"http: expected HOST:PORT such as 0.0.0.0:8080, got {s.http!r}")
+    if s.webhook_url and not s.http:
+        problems.append("webhook_url: needs the HTTP server too (--http HOST:PORT or $PORT)")
+    if s.webhook_url and not s.webhook_url.startswith("https://"):
+        problems.append(f"webhook_url: Telegram only delivers to https URLs, got {s.webhook_url!r}")
+    from bot.messages import template_problems  # local: messages imports this module
+
+    problems += template_problems(s.post_template)
     if s.scan_cron:
         from apscheduler.triggers.cron import CronTrigger  # local: only needed when set
 

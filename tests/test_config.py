@@ -72,6 +72,10 @@ def test_all_problems_are_reported_at_once() -> None:
         ({"scan_cron": "every day"}, {}, "scan_cron"),
         ({}, {"TELEGRAM_CHANNEL_ID": "my channel"}, "TELEGRAM_CHANNEL_ID"),
         ({}, {"NEWSBOT_DRAFTS": "perhaps"}, "NEWSBOT_DRAFTS"),
+        ({"category_style": "wordpress"}, {}, "category_style"),
+        ({"http": "localhost"}, {}, "http"),
+        ({"webhook_url": "https://bot.example.org/"}, {}, "webhook_url"),
+        ({"post_template": "{title} {body}"}, {}, "post_template"),
     ],
 )
 def test_each_bad_value_names_its_key(tmp_path: Path, toml: dict, env: dict, key: str) -> None:
