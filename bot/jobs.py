@@ -9,8 +9,6 @@ loop keeps answering commands and a scan cut short at shutdown never holds the p
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -27,6 +25,7 @@ from bot.config import Settings
 from bot.errors import NewsbotError
 from bot.models import ScanReport
 from bot.publisher import PreviewPublisher, Publisher
+from bot.runtime import run_in_daemon_thread, trim_memory
 from bot.service import CycleReport, Engine, utcnow
 from bot.statusinfo import Taxonomy, status_lines
 
@@ -41,29 +40,6 @@ JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
 class ScanCancelled(Exception):
     """Raised inside the scan thread (through its progress callback) when the service stops."""
-
-
-async def run_in_daemon_thread(fn: Callable[[], T], name: str) -> T:
-    """Like ``asyncio.to_thread``, but the thread never keeps the process alive at exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(ok: bool, value: Any) -> None:
-        if not future.done():
-            (future.set_result if ok else future.set_exception)(value)
-
-    def target() -> None:
-        try:
-            outcome: tuple[bool, Any] = (True, fn())
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            outcome = (False, exc)
-        try:
-            loop.call_soon_threadsafe(settle, *outcome)
-        except RuntimeError:  # the loop is closed: the process is exiting
-            pass
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return await future
 
 
 class Service:
@@ -272,24 +248,6 @@ class Service:
         if unknown:
             logger.warning("Post(s) %s left unconfirmed at shutdown: see /retry after restart", ", ".join(unknown))
         self.engine.save()
-
-
-def trim_memory() -> None:
-    """Give the heap a scan freed back to the OS (glibc keeps it otherwise: ~45 MB per 10,000 articles)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> Any:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _load_libc()
 
 
 def _log_post(text: str) -> None:
