@@ -213,6 +213,7 @@ async def _start(app: Application[Any, Any, Any, Any, Any, Any], service: Servic
         secret = webhook.webhook_secret(settings.bot_token) if settings.bot_token else ""
         extra = webhook.webhook_handlers(app, secret) if settings.webhook_url and secret else []
         server = await web.start_http(settings, lambda: _health(service), extra_handlers=extra)
+        service.web_url = server.url
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     if settings.bot_token:
         await app.start()

@@ -53,6 +53,7 @@ class Service:
         self.stop = asyncio.Event()
         self.started_at = utcnow()
         self.job_queue: JobQueue[Any] | None = None
+        self.web_url = ""  # where --http listens, once it does
         self._cancel_scan = threading.Event()
         self._scan_task: asyncio.Task[CycleReport | None] | None = None
         self._drain_task: asyncio.Task[postqueue.DrainReport | None] | None = None

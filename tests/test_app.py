@@ -243,3 +243,26 @@ async def test_shutdown_records_a_stuck_send_as_unknown_and_saves(tmp_path: Path
         await bot.service.close(grace_s=0.5)
         assert loop.time() - started < 2.0
     assert StateStore(settings.state_dir).load().posts[article.id]["status"] == "unknown"
+
+
+async def test_web_mode_serves_feeds_and_health_and_takes_webhooks(tmp_path: Path, fake: FakeBotAPI) -> None:
+    import httpx
+
+    from bot.webhook import SECRET_HEADER, webhook_secret
+
+    settings = make_settings(tmp_path, fake, http="127.0.0.1:0", webhook_url="https://bot.example.org/hooks")
+    async with serving(settings) as (service, _):
+        await wait_until(lambda: service.engine.state.is_initialized, 10)
+        [hook] = fake.calls_for("setWebhook")
+        assert hook.params["url"] == "https://bot.example.org/hooks/telegram"
+        assert hook.params["secret_token"] == webhook_secret(settings.bot_token)
+        assert not fake.calls_for("getUpdates")  # webhook mode: no polling
+        update = fake.push_message(ADMIN, "/queue")
+        async with httpx.AsyncClient(base_url=service.web_url) as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/feeds/atom.xml")).status_code == 200
+            refused = await client.post("/telegram", json=update, headers={SECRET_HEADER: "wrong"})
+            assert refused.status_code == 403
+            accepted = await client.post("/telegram", json=update, headers={SECRET_HEADER: hook.params["secret_token"]})
+            assert accepted.status_code == 200
+        await wait_until(lambda: any("queue is empty" in t for t in admin_texts(fake)), 10)
