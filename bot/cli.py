@@ -49,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--dry-run", action="store_true", help="print the posts instead of sending them")
     p.add_argument("--backfill", type=int, metavar="N", help="on a first run, post the newest N existing articles")
-    p = verbs.add_parser("run", help="the long-running scheduler and admin bot (preview once without a token)")
+    p = verbs.add_parser("run", help="the long-running scheduler and admin bot (logs the posts it would send without a token)")
     _common(p)
     p.add_argument("--backfill", type=int, metavar="N", help="on a first run, post the newest N existing articles")
+    p.add_argument("--once", action="store_true",
+                   help="one full cycle, then exit; without a token it previews the posts instead of sending")
     p.add_argument("--http", metavar="HOST:PORT", help="also serve feeds/ over HTTP ($PORT turns it on too)")
     p.add_argument("--webhook-url", metavar="URL", dest="webhook_url", help="receive Telegram updates by webhook on the HTTP port")
     p = verbs.add_parser("status", help="what the state holds: articles, categories, queue, last scan, bad files")
@@ -90,7 +92,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Set
     else:
         toml_data = {}
     overrides: dict[str, Any] = {k: getattr(args, k, None) for k in _OVERRIDES}
-    if args.verb == "run" and not overrides["http"] and environ.get("PORT"):
+    if args.verb == "run" and not args.once and not overrides["http"] and environ.get("PORT"):
         overrides["http"] = f"0.0.0.0:{environ['PORT']}"
     need_articles = args.verb in {"build", "scan", "run"} or getattr(args, "state_verb", "") == "reset"
     return load_settings(toml_data, environ, overrides, need_articles=need_articles)

@@ -96,9 +96,11 @@ def scan(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.bot_token:
-        print("newsbot run: no TELEGRAM_BOT_TOKEN, so one full cycle in preview mode (feeds are written, "
-              "posts are shown, nothing is sent).")
+    """The long-running service; ``--once`` does a single cycle and exits (previews without a token)."""
+    if getattr(args, "once", False):
+        if not settings.bot_token:
+            print("newsbot run --once: no TELEGRAM_BOT_TOKEN, so one full cycle in preview mode "
+                  "(feeds are written, posts are shown, nothing is sent).")
         return scan(settings, args)
     from bot.app import run_service
 

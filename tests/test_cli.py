@@ -116,3 +116,13 @@ def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert out.returncode == 0 and out.stdout.startswith("newsbot ")
+
+
+def test_run_once_without_a_token_previews_one_cycle_and_exits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli(tmp_path, "run", "--once", "--articles", str(SITE), *folders(tmp_path),
+               "--site-url", "https://news.example.org/", "--backfill", "1")
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "preview mode" in out and "1 queued" in out
+    assert feedparser.parse((tmp_path / "feeds" / "atom.xml").read_bytes()).entries
+    assert "阅读全文" in out  # the post is shown with its button
