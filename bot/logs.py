@@ -1,9 +1,10 @@
 """Logging set-up, called only by the CLI.
 
 httpx logs every request URL at INFO, and Bot API URLs carry the token, so httpx and
-httpcore are held at WARNING. A redaction filter on the root handlers is the second guard:
-any ``bot<digits>:<secret>`` and the configured token itself are masked in every record,
-including exception text.
+httpcore are held at WARNING. Redaction is the second guard, applied twice: when a record is
+created (a log record factory, so every handler and every capture sees clean records, even ones
+added later by libraries or tests) and again in the handler. Any ``<digits>:<secret>`` and the
+configured token itself are masked, in the message and in exception text.
 """
 
 from __future__ import annotations
@@ -42,11 +43,27 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _install_record_factory(redactor: RedactingFilter) -> None:
+    """Redact every record as it is made; replaces a factory installed by an earlier call."""
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = _base_factory(*args, **kwargs)
+        redactor.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
 def configure_logging(level: str = "INFO", *, secrets: tuple[str, ...] = (), stream: object = None) -> None:
     """One line per event on stderr (or ``stream``), token-safe."""
+    redactor = RedactingFilter(secrets)
+    _install_record_factory(redactor)
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(redactor)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

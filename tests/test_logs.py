@@ -40,6 +40,7 @@ def log_output() -> Iterator[io.StringIO]:
     root.setLevel(saved[1])
     for name, level in saved[2].items():
         logging.getLogger(name).setLevel(level)
+    logging.setLogRecordFactory(logging.LogRecord)
 
 
 def test_token_in_message_arguments_and_tracebacks_is_redacted(log_output: io.StringIO) -> None:
@@ -60,6 +61,19 @@ def test_a_token_shaped_secret_is_masked_even_if_not_configured(log_output: io.S
     other = "987654321:AAH-some-other-bot-token_xyz12345"
     logging.getLogger("bot.test").error("leaked %s", other)
     assert other.split(":")[1] not in log_output.getvalue()
+
+
+def test_records_are_clean_for_every_handler_not_only_ours(log_output: io.StringIO,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="telegram.ext")
+    try:
+        raise ValueError(f"bad answer from /bot{TOKEN}/getUpdates")
+    except ValueError:
+        logging.getLogger("telegram.ext.Updater").debug("polling %s", f"/bot{TOKEN}/getUpdates", exc_info=True)
+    (record,) = [r for r in caplog.records if r.name == "telegram.ext.Updater"]
+    assert SECRET not in record.getMessage()
+    assert SECRET not in (record.exc_text or "") and "ValueError" in (record.exc_text or "")
+    assert SECRET not in caplog.text
 
 
 def test_httpx_request_lines_are_not_logged(log_output: io.StringIO) -> None:
