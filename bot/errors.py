@@ -3,6 +3,7 @@
     NewsbotError
     ├── ConfigError       fatal at start-up; the CLI prints one line per problem, exits 2
     ├── ArticleError      one bad source file; logged with its path and skipped
+    ├── ScanError         the articles folder itself is unusable; the scan changes nothing
     ├── StateError        the state store cannot be loaded, locked or saved safely
     │   └── StateLockedError   another process holds the state folder
     ├── PublishError      a channel post failed; ``transient`` says whether to retry
@@ -37,6 +38,10 @@ class ArticleError(NewsbotError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class ScanError(NewsbotError):
+    """The articles folder cannot be read as a whole (missing, unreadable, emptied)."""
 
 
 class StateError(NewsbotError):

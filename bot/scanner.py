@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
+from bot.errors import ScanError
 from bot.models import Article, BadFile, ScanReport
 from bot.records import (SETTINGS_KEY, RenameIndex, UrlClaims, article_from_record, article_to_record,
                          current_articles, new_id)
@@ -80,11 +81,17 @@ def scan(settings: Settings, state: State, now: datetime, *,
     fingerprint = repr([getattr(settings, k) for k in _PARSE_SETTINGS])
     reread_all = state.meta.get(SETTINGS_KEY) != fingerprint
     skipped: dict[str, list[int]] = state.meta.setdefault(SKIPPED_KEY, {})
-    found, settling = _walk(settings, now.timestamp())
+    found, settling, unlisted = _walk(settings, now.timestamp())
+    if state.articles and not found and not settling:
+        raise ScanError(
+            f"articles folder {settings.articles_dir} is {'unreadable' if unlisted else 'empty'}; refusing to treat "
+            f"{len(state.articles)} known articles as deleted (if they really are gone, run "
+            "`newsbot state reset --baseline`)")
     out = _Outcome()
     todo = _changed_files(state, skipped, found, reread_all, out)
     parsed = _read_all(todo, found, state, settings, reread_all, out, progress)
-    gone = [rel for rel in state.articles if rel not in found and rel not in settling]
+    gone = [rel for rel in state.articles
+            if rel not in found and rel not in settling and not rel.startswith(unlisted)]
     _apply(parsed, gone, state, settings, out)
     for rel in [r for r in state.bad if r not in found]:
         del state.bad[rel]
@@ -105,17 +112,26 @@ def scan(settings: Settings, state: State, now: datetime, *,
     return report
 
 
-def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str]]:
-    """Article files by relative POSIX path, and the ones too fresh to read yet."""
+def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str], tuple[str, ...]]:
+    """Article files by relative POSIX path, the ones too fresh to read yet, and the relative
+    prefixes of folders that could not be listed (their files are not taken as deleted)."""
+    root = settings.articles_dir
+    if not root.is_dir():
+        raise ScanError(f"articles folder {root} does not exist or is not a folder")
     include = re.compile("|".join(fnmatch.translate(p) for p in settings.include), re.I)
     excluded = [re.compile(fnmatch.translate(p)) for p in settings.exclude]
     kept_dirs = _KEPT_UNDERSCORE_DIRS + (("_drafts",) if settings.drafts else ())
     found: dict[str, _Found] = {}
     settling: set[str] = set()
-    stack = [(str(settings.articles_dir), "")]
+    unlisted: list[str] = []
+    stack = [(str(root), "")]
     while stack:
         folder, prefix = stack.pop()
-        for entry in _list(folder):
+        entries = _list(folder)
+        if entries is None:
+            unlisted.append(prefix)
+            continue
+        for entry in entries:
             name = entry.name
             rel = prefix + name
             if name.startswith(_BACKUP_PREFIXES) or any(p.match(rel) for p in excluded):
@@ -136,16 +152,16 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
                 settling.add(rel)
             else:
                 found[rel] = _Found(entry.path, st.st_mtime_ns, st.st_size)
-    return found, settling
+    return found, settling, tuple(unlisted)
 
 
-def _list(folder: str) -> list[os.DirEntry[str]]:
+def _list(folder: str) -> list[os.DirEntry[str]] | None:
     try:
         with os.scandir(folder) as entries:
             return list(entries)
     except OSError as exc:
         logger.warning("Cannot list %s: %s", folder, exc.strerror)
-        return []
+        return None
 
 
 def _json_safe(rel: str) -> str:

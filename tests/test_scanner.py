@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.errors import ScanError
 from bot.models import ScanReport
 from bot.scanner import article_from_record, article_to_record, current_articles, scan
 from bot.state import State
@@ -350,3 +351,18 @@ def test_an_edit_cannot_take_the_url_of_an_article_edited_in_the_same_scan(site:
     assert report.changed == ("b.md",)
     assert site.bad(report)["a.md"] == "same permalink https://news.example.org/b/ as b.md"
     assert site.record("a.md")["article"]["url"] == "https://news.example.org/a/"  # last good version kept
+
+
+def test_an_emptied_or_missing_articles_folder_deletes_nothing(site: Site) -> None:
+    write(site.root, "a.md", post("A"))
+    write(site.root, "b.md", post("B"))
+    site.scan()
+    before = dict(site.state.articles)
+    for path in site.root.iterdir():  # an unmounted disk looks like an empty folder
+        path.unlink()
+    with pytest.raises(ScanError, match="empty; refusing to treat 2 known articles as deleted"):
+        site.scan()
+    site.root.rmdir()
+    with pytest.raises(ScanError, match="does not exist"):
+        site.scan()
+    assert site.state.articles == before
