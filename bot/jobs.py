@@ -129,10 +129,11 @@ class Service:
             return None
         if self.stop.is_set():
             return cycle
-        queued = self.engine.plan(cycle.scan)
+        planned_at = utcnow()
+        queued = self.engine.plan(cycle.scan, planned_at)
         await asyncio.to_thread(self.engine.save)  # compressing and syncing a big state: off the loop
         trim_memory()
-        self.schedule_held()
+        self.schedule_held(since=planned_at)
         new_bad = [b for b in cycle.scan.bad if bad_before.get(b.source) != b.reason]
         if new_bad:
             listed = "\n".join(f"{b.source}: {b.reason}" for b in new_bad[:10])
@@ -195,13 +196,18 @@ class Service:
                                     job_kwargs=JOB_OPTIONS)
         self.schedule_held()
 
-    def schedule_held(self) -> None:
-        """A run_once at the date of each future-dated article (named by id and date: a moved date re-plans)."""
+    def schedule_held(self, since: datetime | None = None) -> None:
+        """A run_once at the date of each article that was future-dated when last planned.
+
+        Jobs are named by id and date, so a moved date re-plans. ``since`` is the time the last
+        plan ran: an article that fell due between that plan and now still gets its job, which
+        then fires at once (no grace limit), so nothing waits for the next scan.
+        """
         if self.job_queue is None:
             return
-        now = utcnow()
-        for article in self.engine.catalog.articles:  # newest first: stop at the first past one
-            if article.published_at <= now:
+        since = since or utcnow()
+        for article in self.engine.catalog.articles:  # newest first: stop at the first already planned
+            if article.published_at <= since:
                 break
             name = f"{DUE_PREFIX}{article.id}@{article.published_at.isoformat()}"
             if not self.job_queue.get_jobs_by_name(name):

@@ -125,6 +125,31 @@ async def test_a_future_dated_article_is_posted_when_its_date_comes(tmp_path: Pa
     assert datetime.fromtimestamp(posted[0].time, UTC) >= due
 
 
+class SlowSaveEngine(Engine):
+    """A real Engine whose saves can be made slow, to widen the gap between planning and scheduling."""
+
+    save_delay_s = 0.0
+
+    def save(self) -> bool:
+        threading.Event().wait(self.save_delay_s)
+        return super().save()
+
+
+async def test_an_article_falling_due_while_a_scan_finishes_is_not_left_for_the_next_scan(
+        tmp_path: Path, fake: FakeBotAPI) -> None:
+    settings = make_settings(tmp_path, fake, scan_interval=3600)
+    async with serving(settings, SlowSaveEngine) as (service, _):
+        engine = service.engine
+        assert isinstance(engine, SlowSaveEngine)
+        await wait_until(lambda: engine.state.is_initialized, 10)
+        due = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+        write_article(settings.articles_dir, "race.md", "Race 竞态", date=due.strftime("%Y-%m-%d %H:%M:%S +0000"))
+        engine.save_delay_s = 3.0  # planned while future, scheduled after its date has passed
+        assert await service.scan(fresh=True) is not None
+        engine.save_delay_s = 0.0
+        await wait_until(lambda: any("Race 竞态" in t for t in channel_texts(fake)), 10)
+
+
 async def test_scans_never_overlap_and_missed_runs_coalesce(tmp_path: Path, fake: FakeBotAPI) -> None:
     settings = make_settings(tmp_path, fake, scan_interval=1)
     async with serving(settings, GatedEngine) as (service, _):
