@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.errors import ArticleError
 from bot.feedindex import FeedLink, build_index_html, build_opml
 from bot.feedplan import STYLESHEET, FeedPlan, PlannedFeed, plan_feeds
-from bot.feeds import Entry, build_atom, build_rss, make_entry
+from bot.feedrender import RenderOptions, render_entries
+from bot.feeds import build_atom, build_rss, default_author
 from bot.jsonfeed import build_json
-from bot.markup import render_body
 from bot.models import Article
 from bot.state import State
 
@@ -167,25 +166,6 @@ def _remove(root: Path, rel: str) -> bool:
     return True
 
 
-def _render_entries(ids: Iterable[str], by_id: dict[str, Article], settings: Settings,
-                    load_body: Callable[[Article], str], report: FeedReport) -> dict[str, Entry]:
-    """Each needed article rendered once; one that cannot be read or rendered is left out."""
-    entries: dict[str, Entry] = {}
-    for article_id in ids:
-        article = by_id[article_id]
-        try:
-            if settings.feed_full_content or not article.summary:
-                html = render_body(load_body(article), article.body_format, article.url)
-            else:
-                html = ""
-            entries[article_id] = make_entry(article, html, full_content=settings.feed_full_content)
-        except (OSError, UnicodeError, ValueError, ArticleError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            logger.warning("Could not render %s for the feeds: %s", article.source, reason)
-            report.skipped.append((article.source, reason))
-    return entries
-
-
 def _feed_links(feeds: Sequence[PlannedFeed]) -> list[FeedLink]:
     grouped: dict[tuple[str, str], list[PlannedFeed]] = {}
     for feed in feeds:
@@ -227,9 +207,11 @@ def write_feeds(settings: Settings, articles: Sequence[Article], state: State, n
     dirty = [f for f in plan.feeds if state.feeds.get(f.path) != f.fingerprint or not (root / f.path).is_file()]
     report.unchanged += len(plan.feeds) - len(dirty)
     by_id = {a.id: a for a in articles}
-    needed = dict.fromkeys(i for f in dirty for i in f.article_ids)
-    entries = _render_entries(needed, by_id, settings, load_body, report)
-    cache: dict[tuple[str, str, str], bytes] = {}  # each entry serialised once per format
+    needed = [by_id[i] for i in dict.fromkeys(i for f in dirty for i in f.article_ids)]
+    options = RenderOptions(settings.feed_full_content, tuple(dict.fromkeys(f.fmt for f in dirty)),
+                            tuple(sorted({default_author(f.spec) for f in dirty})))
+    entries, cache, failures = render_entries(needed, options, load_body)  # each entry serialised once
+    report.skipped += failures
     batch = Batch(root)
     fingerprints: dict[str, str] = {}  # recorded only once the file is really in place
     try:

@@ -98,18 +98,23 @@ def _checked_text(text: str, source: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def split_front_matter(text: str, source: str = "") -> tuple[dict[str, Any], str, str]:
-    """Text -> (metadata, body, kind) with kind "yaml", "toml" or "none"."""
+def _fences(text: str, source: str) -> tuple[str, str, str]:
+    """Text -> (kind, raw front matter, body), by the fence rules alone (nothing is parsed)."""
     stripped = _LEADING_BLANK.sub("", text, count=1)
     for kind, pattern in (("yaml", _YAML_FM), ("toml", _TOML_FM)):
         match = pattern.match(stripped)
         if match:
-            meta = _load(kind, match.group(1) or "", source)
-            return meta, stripped[match.end():], kind
+            return kind, match.group(1) or "", stripped[match.end():]
     first_line = stripped.split("\n", 1)[0].rstrip()
     if first_line in {"---", "+++"}:
         raise ArticleError(source, f"front matter opened with {first_line} is never closed")
-    return {}, text, "none"
+    return "none", "", text
+
+
+def split_front_matter(text: str, source: str = "") -> tuple[dict[str, Any], str, str]:
+    """Text -> (metadata, body, kind) with kind "yaml", "toml" or "none"."""
+    kind, raw, body = _fences(text, source)
+    return (_load(kind, raw, source) if kind != "none" else {}), body, kind
 
 
 def _load(kind: str, raw: str, source: str) -> dict[str, Any]:
@@ -132,9 +137,12 @@ def _load(kind: str, raw: str, source: str) -> dict[str, Any]:
 
 
 def read_body(data: bytes, source: str = "") -> str:
-    """The raw body (after the front matter), for rendering by ``bot.markup``."""
+    """The raw body (after the front matter), for rendering by ``bot.markup``.
+
+    Only the fences are found, the front matter is not parsed: the file was parsed when it
+    was scanned, and feeds re-read thousands of bodies."""
     text, _ = decode(data, source)
-    return split_front_matter(text, source)[1]
+    return _fences(text, source)[2]
 
 
 def parse_article(data: bytes, source: str, mtime: float, settings: Settings, content_hash: str) -> Article:

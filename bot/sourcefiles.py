@@ -1,30 +1,22 @@
 """Read, hash and parse many article files, in worker processes when there are many (edge).
 
 A cold scan of a big site is CPU-bound in YAML and text handling, so above
-``POOL_MIN_FILES`` files the work is split over a few worker processes. They are started
-by ``fork`` when this process has a single thread (the CLI's ``build``), else by
-``forkserver`` preloaded with the reader (the bot has threads, and forking a threaded
-process can deadlock). Workers only see small picklable jobs and results; a pool that
-cannot start falls back to reading here. Log records raised in a worker (a GB18030
-warning, say) are replayed in this process, so they pass through the configured handlers
-and filters.
+``POOL_MIN_FILES`` files the work is split over a few worker processes (``bot.procpool``:
+fork or forkserver as the process's threads allow, worker log records replayed here); a
+pool that cannot start falls back to reading here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
-import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import ArticleError
 from bot.models import Article
+from bot.procpool import PoolFailed, map_chunks, worker_count
 from bot.reader import parse_article
 
 logger = logging.getLogger(__name__)
@@ -54,31 +46,20 @@ class Outcome:
 
 def read_files(jobs: list[Job], settings: Settings) -> Iterator[Outcome]:
     """Outcomes in job order, from worker processes for large batches."""
-    workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    workers = worker_count(MAX_WORKERS)
     if len(jobs) < POOL_MIN_FILES or workers < 2:
         yield from (read_file(job, settings) for job in jobs)
         return
     chunks = [jobs[i:i + CHUNK_FILES] for i in range(0, len(jobs), CHUNK_FILES)]
     done = 0
     try:
-        context = _context()
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,)) as pool:
-            for outcomes, records in pool.map(_read_chunk, chunks):
-                for record in records:
-                    logging.getLogger(record[0]).log(record[1], "%s", record[2])
-                yield from outcomes
-                done += len(outcomes)
-    except (OSError, BrokenProcessPool) as exc:
+        for outcomes in map_chunks(_read_chunk, chunks, workers, init=_init_worker, initargs=(settings,),
+                                   preload=["bot.reader"]):
+            yield from outcomes
+            done += len(outcomes)
+    except PoolFailed as exc:
         logger.warning("Worker processes failed (%s); reading the remaining files here", exc)
         yield from (read_file(job, settings) for job in jobs[done:])
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bot.reader"])
-    return context
 
 
 def read_file(job: Job, settings: Settings) -> Outcome:
@@ -109,29 +90,14 @@ def _read(job: Job, settings: Settings) -> Article | None:
     return parse_article(data, job.rel, job.mtime_ns / 1e9, settings, digest)
 
 
-class _Collector(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[tuple[str, int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.name, record.levelno, record.getMessage()))
-
-
-_worker: tuple[Settings, _Collector] | None = None  # per worker process, set by _init_worker
+_settings: Settings | None = None  # per worker process, set by _init_worker
 
 
 def _init_worker(settings: Settings) -> None:
-    global _worker
-    collector = _Collector()
-    root = logging.getLogger()
-    root.handlers[:] = [collector]
-    root.setLevel(logging.WARNING)
-    _worker = (settings, collector)
+    global _settings
+    _settings = settings
 
 
-def _read_chunk(jobs: list[Job]) -> tuple[list[Outcome], list[tuple[str, int, str]]]:
-    assert _worker is not None
-    settings, collector = _worker
-    collector.records.clear()
-    return [read_file(job, settings) for job in jobs], list(collector.records)
+def _read_chunk(jobs: list[Job]) -> list[Outcome]:
+    assert _settings is not None
+    return [read_file(job, _settings) for job in jobs]

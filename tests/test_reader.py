@@ -333,6 +333,20 @@ def test_body_format_and_raw_body() -> None:
     assert read_body(data) == "<div>   \n<p>正文</p>"
 
 
+@pytest.mark.parametrize("text", [
+    "---\ntitle: x\n---\nbody", "\n\n---\ntitle: x\n...\nbody\n", "+++\ntitle = 'x'\n+++\n# h\n",
+    "---\n---\nbody", "no front matter\n---\n", "---  \ntitle: x\n---\t\n\nbody", "---\ntitle: x\n---"])
+def test_read_body_finds_the_same_body_as_the_full_parse(text: str) -> None:
+    assert read_body(text.encode()) == split_front_matter(text)[1]
+
+
+def test_read_body_does_not_parse_the_front_matter() -> None:
+    """Feeds re-read bodies of files the scan already parsed; only the fences matter."""
+    assert read_body(b"---\ntitle: [broken\n---\n<p>x</p>") == "<p>x</p>"
+    with pytest.raises(ArticleError, match="never closed"):
+        read_body(b"---\ntitle: x\n<p>x</p>")
+
+
 def test_article_keeps_no_body_and_the_hash_it_was_given() -> None:
     a = parse("---\ntitle: x\n---\nSECRET BODY TEXT")
     assert "SECRET" not in repr(a)
