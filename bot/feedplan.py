@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import quote
 
 from bot import __version__
@@ -60,23 +62,66 @@ def newest_first(articles: Iterable[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
 
 
-def group_articles(articles: Sequence[Article], limit: int) -> tuple[
-        list[Article], dict[tuple[str, ...], list[Article]], dict[str, list[Article]]]:
-    """Top ``limit`` articles of the site, of every category path (a parent includes its
-    children's articles) and of every tag. ``articles`` must be newest first."""
-    categories: dict[tuple[str, ...], list[Article]] = defaultdict(list)
-    tags: dict[str, list[Article]] = defaultdict(list)
+@dataclass(frozen=True, slots=True)
+class Groups:
+    """The articles of each feed (top ``limit``, newest first), keyed by display name."""
+
+    site: list[Article]
+    categories: dict[tuple[str, ...], list[Article]]  # a parent includes its children's articles
+    tags: dict[str, list[Article]]
+    aliases: dict[Key, list[Key]]  # other spellings merged into a name, most used first
+
+
+def fold(name: str) -> str:
+    """Names equal under this are one category or tag site-wide (``Energy``, ``energy``, ``ＥＮＥＲＧＹ``)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+K = TypeVar("K", str, tuple[str, ...])
+
+
+def _ranked(counts: Counter[K]) -> list[K]:
+    """Spellings, most used first; ties in sorted order, so runs agree."""
+    return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], display_name(kv[0])))]
+
+
+def _merged(articles: Sequence[Article], limit: int, names_of: Callable[[Article], Iterable[K]],
+            fold_key: Callable[[K], K]) -> tuple[dict[K, list[Article]], dict[K, Counter[K]]]:
+    """Top ``limit`` articles per folded name, and how often each spelling of it is used."""
+    members: dict[K, list[Article]] = defaultdict(list)
+    spellings: dict[K, Counter[K]] = defaultdict(Counter)
     for article in articles:
-        prefixes = {path[:i] for path in article.categories for i in range(1, len(path) + 1)}
-        for prefix in prefixes:
-            if prefix and all(p.strip() for p in prefix):
-                group = categories[prefix]
-                if len(group) < limit:
-                    group.append(article)
-        for tag in dict.fromkeys(t for t in article.tags if t.strip()):
-            if len(tags[tag]) < limit:
-                tags[tag].append(article)
-    return list(articles[:limit]), dict(categories), dict(tags)
+        for key, name in {fold_key(n): n for n in sorted(names_of(article), reverse=True)}.items():
+            spellings[key][name] += 1
+            if len(members[key]) < limit:
+                members[key].append(article)
+    return members, spellings
+
+
+def _prefixes(article: Article) -> set[tuple[str, ...]]:
+    """Every category path of the article and its parents (a parent feed shows its children's)."""
+    return {path[:i] for path in article.categories for i in range(1, len(path) + 1)
+            if all(p.strip() for p in path[:i])}
+
+
+def group_articles(articles: Sequence[Article], limit: int) -> Groups:
+    """Group ``articles`` (newest first) by site, category path and tag; names that differ
+    only in case or width are merged (per path segment) and shown in their most used spelling."""
+    cats, cat_spellings = _merged(articles, limit, _prefixes, lambda path: tuple(fold(p) for p in path))
+    tags, tag_spellings = _merged(articles, limit, lambda a: {t for t in a.tags if t.strip()}, fold)
+    last = {key: _ranked(counts)[0][-1] for key, counts in cat_spellings.items()}
+    # A path shows its parent's spelling, so a child feed never names its parent differently.
+    cat_names = {key: tuple(last[key[:i]] for i in range(1, len(key) + 1)) for key in cats}
+    tag_names = {key: _ranked(counts)[0] for key, counts in tag_spellings.items()}
+    aliases: dict[Key, list[Key]] = {}
+    for key, shown in cat_names.items():
+        if others := [s for s in _ranked(cat_spellings[key]) if s != shown]:
+            aliases[shown] = list(others)
+    for tag, shown_tag in tag_names.items():
+        if other_tags := [s for s in _ranked(tag_spellings[tag]) if s != shown_tag]:
+            aliases[shown_tag] = list(other_tags)
+    return Groups(list(articles[:limit]), {cat_names[k]: v for k, v in cats.items()},
+                  {tag_names[k]: v for k, v in tags.items()}, aliases)
 
 
 def article_digest(article: Article) -> str:
@@ -131,10 +176,12 @@ def plan_feeds(settings: Settings, articles: Sequence[Article], now: datetime,
     """Every feed file with its entries, for the visible articles. ``reserved`` paths (the
     index files) are never given to a feed; neither is a path another feed already has."""
     visible = newest_first(a for a in articles if is_visible(a, settings, now))
-    site, categories, tags = group_articles(visible, settings.feed_limit)
+    groups_of = group_articles(visible, settings.feed_limit)
+    site, categories, tags = groups_of.site, groups_of.categories, groups_of.tags
     keep = keep_slugs or {}
-    cat_slugs = assign_slugs(categories, settings.slug_style, settings.slug_map, keep.get("categories"))
-    tag_slugs = assign_slugs(tags, settings.slug_style, settings.slug_map, keep.get("tags"))
+    cat_slugs = assign_slugs(categories, settings.slug_style, settings.slug_map, keep.get("categories"),
+                             aliases=groups_of.aliases)
+    tag_slugs = assign_slugs(tags, settings.slug_style, settings.slug_map, keep.get("tags"), aliases=groups_of.aliases)
     digests: dict[str, str] = {}
     groups: list[tuple[str, Key, str, list[Article]]] = [("site", "", "", site)]
     groups += [("category", k, cat_slugs[k], categories[k]) for k in sorted(categories)]
@@ -160,6 +207,7 @@ def plan_feeds(settings: Settings, articles: Sequence[Article], now: datetime,
             spec = _spec(settings, kind, display_name(key) if key else "", slug, rel)
             feeds.append(PlannedFeed(rel, fmt, kind, display_name(key) if key else "", spec, ids,
                                      _fingerprint(fmt, spec, settings, member_digests)))
-    slugs = {"categories": {display_name(k): v for k, v in cat_slugs.items()},
-             "tags": {display_name(k): v for k, v in tag_slugs.items()}}
+    slugs = {kind: {display_name(name): slug for k, slug in assigned.items()
+                    for name in (k, *groups_of.aliases.get(k, ()))}
+             for kind, assigned in (("categories", cat_slugs), ("tags", tag_slugs))}
     return FeedPlan(tuple(feeds), slugs, tuple(dropped))

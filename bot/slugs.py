@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from unidecode import unidecode
 
@@ -88,26 +88,34 @@ def slugify_path(path: tuple[str, ...], style: str = "unicode",
 def assign_slugs(names: Iterable[Key], style: str = "unicode",
                  slug_map: Mapping[str, str] | None = None,
                  keep: Mapping[str, str] | None = None,
-                 taken: Iterable[str] = ()) -> dict[Key, str]:
+                 taken: Iterable[str] = (),
+                 aliases: Mapping[Key, Sequence[Key]] | None = None) -> dict[Key, str]:
     """A unique, safe slug for every name (a string, or a category path tuple).
 
     ``keep`` maps display names to the slugs they had before; a name keeps its slug while
     that slug is still safe and nobody with a stronger claim (an explicit ``slug_map``) takes
     it. ``taken`` lists slugs nobody may get. New clashes are resolved in name order.
+    ``aliases`` gives other spellings merged into a name (``Energy`` for ``energy``): their
+    ``slug_map`` entries and kept slugs count for it, so merging two feeds keeps one of their
+    URLs, the plain slug first (``energy`` over ``energy-2``), then the name's own.
     """
     keys = sorted(set(names), key=lambda k: (display_name(k), isinstance(k, tuple)))
-    wanted = {k: (slugify(k, style, slug_map) if isinstance(k, str)
-                  else slugify_path(k, style, slug_map)) for k in keys}
+    spellings = {k: [k, *(aliases or {}).get(k, ())] for k in keys}
+    sources = {k: next((s for s in spellings[k] if display_name(s) in (slug_map or {})), k) for k in keys}
+    wanted = {k: (slugify(s, style, slug_map) if isinstance(s, str) else slugify_path(s, style, slug_map))
+              for k, s in sources.items()}
     used = set(taken)
     result: dict[Key, str] = {}
-    mapped = {k for k in keys if display_name(k) in (slug_map or {})}
+    mapped = {k for k in keys if display_name(sources[k]) in (slug_map or {})}
     previous = keep or {}
     # Explicit map entries claim first, then previously assigned slugs, then the rest.
     for k in [k for k in keys if k in mapped]:
         result[k] = _claim(wanted[k], used, k)
     for k in keys:
-        old = previous.get(display_name(k))
-        if k not in result and old and old not in used and _is_variant(old, wanted[k]):
+        olds = [old for s in spellings[k] if (old := previous.get(display_name(s)))]
+        olds.sort(key=lambda old: old != wanted[k])  # stable: then the name's own, then its aliases
+        old = next((o for o in olds if o not in used and _is_variant(o, wanted[k])), None)
+        if k not in result and old:
             result[k] = old
             used.add(old)
     for k in keys:

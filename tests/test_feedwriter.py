@@ -260,3 +260,38 @@ def test_index_page_and_opml_list_every_feed(tmp_path: Path) -> None:
     assert opml.count("xmlUrl=") == 5  # each feed once: importing must not triple subscriptions
     assert '<html lang="zh-CN">' in html and "订阅" in html
     assert os.path.getsize(site.feeds_dir / "feed.xsl") > 0
+
+
+def test_names_differing_only_in_case_or_width_are_one_feed(tmp_path: Path) -> None:
+    site = Site(tmp_path, n=5)
+    spellings = {1: ("energy", "AI"), 2: ("Energy", "ａｉ"), 3: ("ＥＮＥＲＧＹ", "ai"), 4: ("Energy", "ai"), 5: ("Energy", "AI")}
+    for n, (category, tag) in spellings.items():
+        site.replace(n, categories=((category, "Wind"),) if n == 1 else ((category,),), tags=(tag,))
+    report = site.run()
+    dirs = {rel.rsplit("/", 1)[0] for rel in report.written if "/" in rel}
+    assert dirs == {"categories/energy", "categories/energy-wind", "tags/ai"}
+    parsed = site.parse("categories/energy/atom.xml")
+    assert parsed.feed.title == "电网要闻 · Energy"  # the most used spelling
+    assert sorted(e.id.rsplit(":", 1)[1] for e in parsed.entries) == ["p1", "p2", "p3", "p4", "p5"]
+    assert site.parse("categories/energy-wind/atom.xml").feed.title == "电网要闻 · Energy/Wind"  # parent as shown
+    assert site.parse("tags/ai/atom.xml").feed.title == "电网要闻 · AI"  # AI 2, ai 2: first in sorted order
+    slugs = site.state.meta["feed_slugs"]
+    assert slugs["categories"] == {"Energy": "energy", "energy": "energy", "ＥＮＥＲＧＹ": "energy",
+                                   "Energy/Wind": "energy-wind", "energy/Wind": "energy-wind"}
+    assert set(slugs["tags"].values()) == {"ai"}
+
+
+def test_merged_names_keep_a_url_subscribers_already_have(tmp_path: Path) -> None:
+    site = Site(tmp_path, n=3)
+    for n, name in ((1, "Energy"), (2, "Energy"), (3, "energy")):
+        site.replace(n, categories=((name,),))
+    site.state.meta["feed_slugs"] = {"categories": {"energy": "energy-2"}, "tags": {}}  # before the merge
+    site.run()
+    assert (site.feeds_dir / "categories" / "energy-2" / "atom.xml").is_file()
+    assert not (site.feeds_dir / "categories" / "energy").exists()
+    # Both spellings had feeds: the plain URL is kept, the numbered one goes.
+    site.state.meta["feed_slugs"] = {"categories": {"Energy": "energy-2", "energy": "energy"}, "tags": {}}
+    report = site.run()
+    assert {"categories/energy-2/atom.xml", "categories/energy/atom.xml"} <= set(report.removed + report.written)
+    assert len(site.parse("categories/energy/atom.xml").entries) == 3
+    assert not (site.feeds_dir / "categories" / "energy-2").exists()
