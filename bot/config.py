@@ -23,7 +23,7 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 PERMALINK_PRESETS = {
     "jekyll": "/:categories/:year/:month/:day/:title.html",
     "hexo": "/:year/:month/:day/:title/",
-    "hugo": "/posts/:title/",
+    "hugo": "/:section/:title/",
 }
 
 
@@ -269,7 +269,16 @@ def load_settings(
     """Merge defaults, TOML, environment and flags into validated Settings."""
     problems: list[str] = []
     values: dict[str, Any] = {}
+    failed: set[str] = set()  # fields whose value could not be read: validated on their defaults
     by_name = {f.name: f for f in setting_fields()}
+
+    def take(f: dataclasses.Field[Any], raw: Any, label: str, *, from_env: bool) -> None:
+        try:
+            values[f.name] = _coerce(f, raw, from_env=from_env)
+        except ValueError as exc:
+            problems.append(f"{label}: {exc}")
+            failed.add(f.name)
+
     for key, raw in toml_data.items():
         f = by_name.get(key)
         if f is None:
@@ -277,27 +286,17 @@ def load_settings(
         elif f.metadata["env"]:
             problems.append(f"{key}: set it with the environment variable {f.metadata['env']}, not in the file")
         else:
-            try:
-                values[key] = _coerce(f, raw, from_env=False)
-            except ValueError as exc:
-                problems.append(f"{key}: {exc}")
+            take(f, raw, key, from_env=False)
     for f in by_name.values():
-        name = env_name(f)
-        if name in environ:
-            try:
-                values[f.name] = _coerce(f, environ[name], from_env=True)
-            except ValueError as exc:
-                problems.append(f"{name}: {exc}")
+        if env_name(f) in environ:
+            take(f, environ[env_name(f)], env_name(f), from_env=True)
     for key, raw in (overrides or {}).items():
         if raw is not None:
-            try:
-                values[key] = _coerce(by_name[key], raw, from_env=False)
-            except ValueError as exc:
-                problems.append(f"--{key.replace('_', '-')}: {exc}")
-    if problems:
-        raise ConfigError(problems)
+            take(by_name[key], raw, f"--{key.replace('_', '-')}", from_env=False)
+    for key in failed:
+        values.pop(key, None)
     settings = Settings(**values)
-    problems = _validate(settings, need_articles=need_articles)
+    problems += [p for p in _validate(settings, need_articles=need_articles) if p.split(":", 1)[0] not in failed]
     if problems:
         raise ConfigError(problems)
     return settings

@@ -71,7 +71,8 @@ def test_bad_settings_exit_2_with_one_line_each(tmp_path: Path, capsys: pytest.C
                env={"NEWSBOT_SCAN_INTERVAL": "often"})
     assert code == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
+    assert any("articles_dir" in line for line in lines)
     assert any("feed_limit" in line for line in lines)
     assert any("colour" in line for line in lines)
     assert any("NEWSBOT_SCAN_INTERVAL" in line for line in lines)

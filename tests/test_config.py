@@ -50,10 +50,15 @@ def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:
     assert err.value.problems == ["bot_token: set it with the environment variable TELEGRAM_BOT_TOKEN, not in the file"]
 
 
-def test_all_problems_are_reported_at_once() -> None:
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
-        load_settings({"nope": 1, "feed_limit": "many"}, {"NEWSBOT_SCAN_INTERVAL": "soon", "TELEGRAM_ADMIN_IDS": "me"})
+        load_settings({"nope": 1, "feed_limit": "many", "timezone": "Mars/Base", "posts_per_minute": 0},
+                      {"NEWSBOT_SCAN_INTERVAL": "soon", "TELEGRAM_ADMIN_IDS": "me"},
+                      {"articles_dir": str(tmp_path / "absent"), "site_url": "ftp://x"})
     problems = err.value.problems
+    assert len(problems) == 8, problems
+    for key in ("timezone:", "posts_per_minute:", "articles_dir:", "site_url:"):  # checks on read values too
+        assert any(p.startswith(key) for p in problems), key
     assert "nope: unknown setting in the config file" in problems
     assert any(p.startswith("feed_limit:") for p in problems)
     assert any(p.startswith("NEWSBOT_SCAN_INTERVAL:") for p in problems)
