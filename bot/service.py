@@ -21,11 +21,15 @@ from typing import Any
 
 from bot import feedwriter, markup, messages, postqueue, reader, scanner
 from bot.config import Settings
+from bot.errors import NewsbotError
 from bot.models import Article, Post, ScanReport
 from bot.state import State, StateStore
 
 logger = logging.getLogger(__name__)
 _MISSING = object()
+
+
+TEXT_CACHE_SIZE = 64  # rendered post texts kept: a queue drains a few at a time
 
 
 def utcnow() -> datetime:
@@ -77,6 +81,7 @@ class Engine:
         self.state = state
         self.catalog = Catalog.of(scanner.current_articles(state)) if state.articles else Catalog()
         self.last_cycle: CycleReport | None = None
+        self._texts: dict[tuple[str, str], str] = {}
         self._scan_lock = threading.Lock()
         self._state_lock = threading.Lock()  # held briefly: a scan's swap-in, a save's serialisation
 
@@ -131,8 +136,15 @@ class Engine:
         return reader.read_body((self.settings.articles_dir / article.source).read_bytes())
 
     def body_text(self, article: Article) -> str:
-        html = markup.render_body(self.load_body(article), article.body_format, article.url)
-        return markup.html_to_text(html)
+        """The article's text as a reader of the channel post sees it (kept for the last few posts)."""
+        key = (article.id, article.content_hash)
+        text = self._texts.get(key)
+        if text is None:
+            html = markup.render_body(self.load_body(article), article.body_format, article.url)
+            text = self._texts[key] = markup.reading_text(html)
+            while len(self._texts) > TEXT_CACHE_SIZE:
+                del self._texts[next(iter(self._texts))]
+        return text
 
     # --- posting (event loop) -----------------------------------------------------------
     def plan(self, report: ScanReport, now: datetime | None = None, *, backfill: int | None = None) -> list[str]:
@@ -142,15 +154,21 @@ class Engine:
                                     now or utcnow(), backfill=n)
 
     def render(self, article_id: str) -> Post | None:
-        """The exact channel post for an article, or None if it no longer exists."""
+        """The exact channel post for an article, or None if it no longer exists.
+
+        A body that cannot be read now (the file vanished, or an edit broke it) never blocks
+        the queue: the post is made from what the scan recorded (title, summary, image, link).
+        """
         article = self.catalog.by_id.get(article_id)
         if article is None:
             return None
         try:
-            return messages.render_post(article, self.body_text(article), self.settings)
-        except OSError as exc:
-            logger.warning("Could not read %s for its post: %s", article.source, exc.strerror)
-            return messages.render_post(article, "", self.settings)
+            text = self.body_text(article)
+        except (OSError, NewsbotError) as exc:
+            logger.warning("Could not read the body of %s for its post (%s); posting from its front matter",
+                           article.source, getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc)
+            text = ""
+        return messages.render_post(article, text, self.settings)
 
     async def drain(self, publisher: postqueue.Publisher, *, alert: Callable[[str, str], Awaitable[None]],
                     sleep: Callable[[float], Awaitable[None]], stop: object = None) -> postqueue.DrainReport:
