@@ -11,6 +11,9 @@ Why it is built this way:
 * Summaries end at a sentence end that suits Chinese (。！？；) and English (". "), else at a
   word boundary, never mid-word; a cut summary always ends with …
 * Hashtags keep letters, digits and underscores (CJK included): Telegram only links those.
+  Every level of a category hierarchy is a hashtag (新媒体/趣头条 -> #新媒体 #趣头条): followers
+  search by the broad name as often as by the narrow one.
+* Cuts never split a grapheme: a ZWJ emoji, a flag, an accent or a skin tone stays whole.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ ELLIPSIS = "…"
 PLACEHOLDERS = ("title", "summary", "hashtags", "link", "author", "date")
 LINK_TEXT_UNITS = 80  # longest shown link text; the href keeps the full URL
 MIN_SUMMARY_UNITS = 24  # a shorter summary says nothing; drop it instead
+_MAX_CLUSTER = 64  # longest grapheme cluster kept whole by a cut (a ZWJ family with skin tones is ~15)
 _TAG = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot);")
 _NON_WORD = re.compile(r"[\W]+")
+_LANGUAGE_SUFFIX = re.compile(r"(?<=[^\W\d_])(\++|#)(?![^\W\d_])")  # C++, C#, F#, C++17
 _SENTENCE_END = re.compile(r"(?:[。！？；!?;]|\.(?=\s|$))[”’」』）)\]】\"']*")
 _TRAILING_PUNCT = " \t\n,，、:：;；-—(（[【「『“‘"
 _TRAILING_SPACE = re.compile(r"[ \t]+(?=\n|$)")
@@ -75,23 +80,54 @@ def template_problems(template: str) -> list[str]:
 
 
 def _prefix_units(text: str, units: int) -> str:
-    """The longest prefix of ``text`` within ``units`` UTF-16 code units."""
+    """The longest prefix of ``text`` within ``units`` UTF-16 code units, ending between graphemes."""
     if units <= 0:
         return ""
     if utf16_len(text) == len(text):
-        return text[:units]
+        return text[: _grapheme_boundary(text, units)]
     used = 0
     for i, ch in enumerate(text):
         used += 2 if ord(ch) > 0xFFFF else 1
         if used > units:
-            return text[:i]
+            return text[: _grapheme_boundary(text, i)]
     return text
 
+
+def _extends(ch: str) -> bool:
+    """True for characters that belong to the grapheme before them (UAX #29 Extend/ZWJ/SpacingMark)."""
+    code = ord(ch)
+    return (code == 0x200D or 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF
+            or 0xE0020 <= code <= 0xE007F or 0xE0100 <= code <= 0xE01EF
+            or unicodedata.category(ch) in ("Mn", "Me", "Mc"))
+
+
+def _is_regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _grapheme_boundary(text: str, cut: int) -> int:
+    """``cut`` moved back to a grapheme boundary, so a cut keeps emoji, flags and accents whole.
+
+    Simplified UAX #29, stdlib only: no break before an extending character or after a ZWJ,
+    regional indicators pair up. A runaway cluster (thousands of stacked marks) is cut anyway.
+    """
+    start = cut
+    while 0 < cut < len(text) and start - cut <= _MAX_CLUSTER:
+        if _extends(text[cut]) or text[cut - 1] == "\u200d":
+            cut -= 1
+        elif _is_regional(text[cut]) and _is_regional(text[cut - 1]):
+            run = cut
+            while run > 0 and _is_regional(text[run - 1]):
+                run -= 1
+            return cut - (cut - run) % 2
+        else:
+            return cut
+    return cut if start - cut <= _MAX_CLUSTER else start
 
 def _is_word_char(ch: str) -> bool:
     """Letters and digits of scripts that separate words with spaces (not CJK)."""
     if not ch.isalnum():
-        return ch in "'’-_"
+        return ch in "'’-_" or unicodedata.category(ch).startswith("M")
     return unicodedata.east_asian_width(ch) not in ("W", "F")
 
 
@@ -120,19 +156,33 @@ def cut_text(text: str, units: int) -> str:
 
 
 def make_hashtag(name: str) -> str:
-    """``name`` as a Telegram hashtag body ("新 媒体" -> "新_媒体"); "" if none is possible."""
-    body = _NON_WORD.sub("_", unicodedata.normalize("NFKC", name)).strip("_")
+    """``name`` as a Telegram hashtag body ("新 媒体" -> "新_媒体"); "" if none is possible.
+
+    ``+`` and ``#`` right after a word are spelled out (C++ -> Cpp, C# -> CSharp) so that
+    languages stay apart instead of all becoming ``#C``.
+    """
+    text = _LANGUAGE_SUFFIX.sub(_spell_suffix, unicodedata.normalize("NFKC", name))
+    body = _NON_WORD.sub("_", text).strip("_")
     return "" if not body or body.replace("_", "").isdigit() else body
 
 
+def _spell_suffix(match: re.Match[str]) -> str:
+    run = match.group(1)
+    if run == "#":
+        return "Sharp" if match.string[match.start() - 1].isupper() else "sharp"
+    return "p" * len(run)
+
+
 def hashtags(article: Article, limit: int) -> list[str]:
-    """Hashtags from category leaves then tags, valid, de-duplicated ignoring case."""
+    """Hashtags for every category level (parent first), then tags; valid, de-duplicated ignoring case."""
     seen: set[str] = set()
     out: list[str] = []
-    names = [path[-1] for path in article.categories if path] + list(article.tags)
+    names = [name for path in article.categories for name in path] + list(article.tags)
     for name in names:
+        if len(out) >= limit:
+            break
         body = make_hashtag(name)
-        if body and body.casefold() not in seen and len(out) < limit:
+        if body and body.casefold() not in seen:
             seen.add(body.casefold())
             out.append("#" + body)
     return out

@@ -100,7 +100,7 @@ def test_chinese_post_layout() -> None:
     lines = post.html.split("\n")
     assert lines[0] == "<b>炎陵县签订智慧绿色能源互联网工作推进协议</b>"
     assert lines[2].endswith("。…")  # cut after a Chinese sentence end, marked as cut
-    assert lines[4] == "#新媒体 #电网 #智慧能源"  # category leaves then tags; digits-only tag dropped
+    assert lines[4] == "#新媒体 #能源 #电网 #智慧能源"  # every category level then tags; digits-only tag dropped
     assert lines[5].startswith('<a href="https://news.example.com/2024/05/06/%E7%82%8E%E9%99%B5/">')
     assert "news.example.com/2024/05/06/炎陵/" in lines[5]  # readable link text
     assert post.photo_url == "https://img.example.com/lead.jpg"
@@ -181,6 +181,9 @@ def test_control_characters_and_lone_surrogates_are_dropped() -> None:
     assert "<b>bad title</b>" in post.html and "\x1b" not in post.html
 
 
+FAMILY = "👨\u200d👩\u200d👧\u200d👦"
+
+
 @pytest.mark.parametrize(("text", "units", "expected"), [
     ("短句。", 10, "短句。"),
     ("第一句话说完了。第二句话还没有说完就被截断了", 18, "第一句话说完了。…"),
@@ -195,14 +198,35 @@ def test_control_characters_and_lone_surrogates_are_dropped() -> None:
     ("https://example.com/a/very/long/path/without/spaces/at/all", 20, "https://example.com…"),
     ("a, b, c, d, e, f, g, h, i", 10, "a, b, c…"),
     ("😀😀😀😀😀😀", 5, "😀😀…"),
+    # grapheme clusters stay whole: ZWJ families, flags, accents, VS16, skin tones, keycaps
+    (FAMILY * 3, 15, FAMILY + "…"),
+    (FAMILY * 3, 11, ""),  # not even one family fits: nothing, not half a family
+    ("🇨🇳🇺🇸🇯🇵", 7, "🇨🇳…"),
+    ("x🇨🇳🇺🇸🇯🇵", 7, "x🇨🇳…"),
+    ("e\u0301e\u0301e\u0301e\u0301", 4, "e\u0301…"),
+    ("Cafe\u0301s and more words", 7, "Cafe\u0301s…"),
+    ("❤\ufe0f❤\ufe0f❤\ufe0f", 4, "❤\ufe0f…"),
+    ("👍🏽👍🏽👍🏽", 6, "👍🏽…"),
+    ("1\ufe0f\u20e32\ufe0f\u20e3", 5, "1\ufe0f\u20e3…"),
+    ("a" + "\u0301" * 200 + "b", 101, "a" + "\u0301" * 99 + "…"),  # a runaway (Zalgo) cluster is cut anyway
 ])
 def test_cut_text_table(text: str, units: int, expected: str) -> None:
     assert cut_text(text, units) == expected
     assert utf16_len(cut_text(text, units)) <= units
 
 
+@pytest.mark.parametrize("unit", [FAMILY, "🇨🇳", "e\u0301", "❤\ufe0f", "👍🏽", "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"])
+def test_a_long_emoji_title_is_cut_between_graphemes(unit: str) -> None:
+    title = (unit * 2000)[:2000] if len(unit) == 1 else unit * (2000 // len(unit))
+    post = render_post(article(title=title), ZH_BODY, settings())
+    assert_valid_telegram_html(post.html, MessageLimit.CAPTION_LENGTH)
+    shown = post.extras["title"]
+    assert shown.endswith("…") and shown[:-1] and shown[:-1] == unit * (len(shown[:-1]) // len(unit))
+
+
 @pytest.mark.parametrize(("name", "tag"), [
-    ("新媒体", "新媒体"), ("new media", "new_media"), ("C++", "C"), ("2024", ""), ("a-b c", "a_b_c"),
+    ("新媒体", "新媒体"), ("new media", "new_media"), ("C++", "Cpp"), ("c#", "csharp"), ("C#", "CSharp"), ("F#", "FSharp"),
+    ("C++17", "Cpp17"), ("Notepad++", "Notepadpp"), ("a+b", "a_b"), ("1+1", ""), ("C/C++", "C_Cpp"), ("2024", ""), ("a-b c", "a_b_c"),
     ("#tag", "tag"), ("ＡＢＣ", "ABC"), ("   ", ""), ("中文 English", "中文_English"), ("新媒体！", "新媒体"),
     ("2024年", "2024年"), ("1_2", ""), ("Café", "Café"), ("🔋", ""), ("<b>", "b"),
 ])
@@ -210,9 +234,22 @@ def test_make_hashtag_table(name: str, tag: str) -> None:
     assert make_hashtag(name) == tag
 
 
-def test_hashtags_dedupe_ignoring_case_and_use_category_leaves() -> None:
-    art = article(categories=(("Energy",), ("News", "energy")), tags=("ENERGY", "Grid", "grid"))
-    assert hashtags(art, 10) == ["#Energy", "#Grid"]
+@pytest.mark.parametrize(("categories", "tags", "limit", "expected"), [
+    ((("新媒体", "趣头条", "分类"),), (), 10, ["#新媒体", "#趣头条", "#分类"]),  # seed 000: every level
+    ((("Energy",), ("News", "energy")), ("ENERGY", "Grid", "grid"), 10, ["#Energy", "#News", "#Grid"]),
+    ((("A", "B"), ("A", "C")), ("D",), 10, ["#A", "#B", "#C", "#D"]),  # a shared parent once
+    ((("新媒体", "趣头条", "分类"),), ("x",), 2, ["#新媒体", "#趣头条"]),  # capped, parents first
+    ((), ("C++", "C#", "c#", "C"), 10, ["#Cpp", "#CSharp", "#C"]),  # languages stay apart
+    ((("2024", "新 闻"),), (), 10, ["#新_闻"]),
+])
+def test_hashtags_every_level_then_tags_deduplicated(categories: tuple[tuple[str, ...], ...], tags: tuple[str, ...],
+                                                    limit: int, expected: list[str]) -> None:
+    assert hashtags(article(categories=categories, tags=tags), limit) == expected
+
+
+def test_seed_000_hierarchy_gives_one_hashtag_per_level() -> None:
+    post = render_post(article(categories=(("新媒体", "趣头条", "分类"),), tags=()), ZH_BODY, settings())
+    assert "#新媒体 #趣头条 #分类" in visible_text(post.html)
 
 
 @pytest.mark.parametrize(("html", "length"), [
