@@ -50,6 +50,7 @@ class ScanReport:
     bad: tuple[BadFile, ...] = ()
     renamed: tuple[tuple[str, str], ...] = ()  # (old source, new source)
     unchanged: int = 0
+    settling: tuple[str, ...] = ()  # modified moments ago: read at the next scan
 
     @property
     def is_noop(self) -> bool:

@@ -116,18 +116,26 @@ def _plan_removals(state: State, current: set[str], report: ScanReport, settings
 
 
 def plan_posts(state: State, articles: Sequence[Article], report: ScanReport, settings: Settings, now: datetime,
-               *, backfill: int = 0) -> list[str]:
+               *, backfill: int | None = None) -> list[str]:
     """Update ``state.posts``/``state.queue`` for the current articles; return ids newly queued.
 
     Articles are matched by their stable id, so renames and rescans never post twice. Held
     (future) articles get no record until their date, so the first plan at or after it posts.
+
+    The first-run baseline waits until the folder is settled and holds articles: a first scan
+    that found nothing (a wrong ``include`` pattern, a checkout still being written) must not
+    count as "the site's history", or everything found later would be posted as new.
     """
-    backfill = backfill or settings.backfill
+    backfill = settings.backfill if backfill is None else backfill
     renamed = dict(report.renamed)
     for rec in state.posts.values():
         if rec.get("source") in renamed:
             rec["source"] = renamed[rec["source"]]
     if not state.is_initialized:
+        if report.settling or not articles:
+            logger.info("First run: no baseline yet (%s); nothing is posted until it is recorded",
+                        "files are still being written" if report.settling else "no articles found")
+            return []
         queued = _baseline(state, articles, settings, now, backfill)
         state.meta["initialized_at"] = iso(now)
         return queued

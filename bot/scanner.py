@@ -102,7 +102,7 @@ def scan(settings: Settings, state: State, now: datetime, *,
                   if datetime.fromisoformat(rec["article"]["published_at"]) > now)
     report = ScanReport(
         new=tuple(sorted(out.new)), changed=tuple(sorted(out.changed)), deleted=tuple(sorted(out.deleted)),
-        held=tuple(held), renamed=tuple(sorted(out.renamed)), unchanged=out.unchanged,
+        held=tuple(held), renamed=tuple(sorted(out.renamed)), unchanged=out.unchanged, settling=tuple(sorted(settling)),
         bad=tuple(bad_files(state)),
     )
     level = logging.DEBUG if report.is_noop else logging.INFO

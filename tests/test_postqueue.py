@@ -55,6 +55,23 @@ def test_first_run_records_history_as_seen_and_posts_nothing() -> None:
     assert plan_posts(state, [*articles, art("new", minutes_ago=1)], NO_CHANGE, Settings(), T0) == ["new"]
 
 
+def test_no_baseline_while_the_first_scan_found_nothing_or_files_were_settling() -> None:
+    state = State()
+    history = [art(f"a{i}", minutes_ago=60 * i) for i in range(1, 4)]
+    assert plan_posts(state, [], NO_CHANGE, Settings(), T0) == []  # wrong include pattern, or empty checkout
+    assert not state.is_initialized
+    assert plan_posts(state, history[:1], ScanReport(settling=("a2.md", "a3.md")), Settings(), T0) == []
+    assert not state.is_initialized and state.posts == {}
+    assert plan_posts(state, history, NO_CHANGE, Settings(), T0) == []  # the whole history is the baseline
+    assert {r["status"] for r in state.posts.values()} == {"seen"} and state.is_initialized
+
+
+def test_backfill_zero_on_the_command_line_beats_the_setting() -> None:
+    articles = [art(f"a{i}", minutes_ago=60 * i) for i in range(5)]
+    assert plan_posts(State(), articles, NO_CHANGE, Settings(backfill=3), T0, backfill=0) == []
+    assert len(plan_posts(State(), articles, NO_CHANGE, Settings(backfill=3), T0)) == 3
+
+
 def test_first_run_backfill_posts_the_newest_n_oldest_first() -> None:
     state = State()
     articles = [art(f"a{i}", minutes_ago=60 * i) for i in range(5)] + [art("draft", 1, is_draft=True)]
