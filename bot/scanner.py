@@ -124,6 +124,7 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
     found: dict[str, _Found] = {}
     settling: set[str] = set()
     unlisted: list[str] = []
+    unmatched: list[str] = []
     stack = [(str(root), "")]
     while stack:
         folder, prefix = stack.pop()
@@ -140,7 +141,10 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
                 if not name.startswith("_") or name in kept_dirs:
                     stack.append((entry.path, rel + "/"))
                 continue
-            if name.startswith("_") or name.endswith(_BACKUP_SUFFIXES) or not include.match(name):
+            if name.startswith("_") or name.endswith(_BACKUP_SUFFIXES):
+                continue
+            if not include.match(name):
+                unmatched.append(rel)
                 continue
             try:
                 st = entry.stat()
@@ -152,6 +156,9 @@ def _walk(settings: Settings, now_ts: float) -> tuple[dict[str, _Found], set[str
                 settling.add(rel)
             else:
                 found[rel] = _Found(entry.path, st.st_mtime_ns, st.st_size)
+    if not found and not settling and unmatched:
+        logger.warning("%s has %d files but none matches the article patterns (include = %s), e.g. %s",
+                       root, len(unmatched), ", ".join(settings.include), unmatched[0])
     return found, settling, tuple(unlisted)
 
 

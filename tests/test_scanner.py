@@ -366,3 +366,10 @@ def test_an_emptied_or_missing_articles_folder_deletes_nothing(site: Site) -> No
     with pytest.raises(ScanError, match="does not exist"):
         site.scan()
     assert site.state.articles == before
+
+
+def test_a_folder_whose_files_match_no_pattern_says_so(site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    write(site.root, "000_de8b665ec1d7f1dc.txt", post("A"))  # a scraper's .txt files, default patterns
+    report = site.scan()
+    assert report.new == ()
+    assert "none matches the article patterns" in caplog.text and "000_de8b665ec1d7f1dc.txt" in caplog.text
