@@ -16,8 +16,8 @@ install: $(STAMP)
 
 ## The main job on the bundled sample site: one preview cycle without a token, the bot until stopped with one.
 run: $(STAMP)
-	$(PY) -m bot run $(if $(TELEGRAM_BOT_TOKEN),,--once) --config examples/newsbot.toml \
-		--articles examples/site --feeds feeds --state state --backfill 3
+	$(PY) -m bot run $(if $(TELEGRAM_BOT_TOKEN),,--once --backfill 3) --config examples/newsbot.toml \
+		--articles examples/site --feeds feeds --state state
 
 ## The whole test suite (CI runs exactly this).
 test: $(STAMP)
