@@ -32,8 +32,9 @@ def settings_markdown() -> str:
                 continue
             default = f.default if f.default_factory is __import__("dataclasses").MISSING else f.default_factory()
             key = "—" if f.metadata["env"] else f"`{f.name}`"
+            env = "— (file only)" if isinstance(default, dict) else f"`{env_name(f)}`"
             help_text = f.metadata["help"].replace("|", "\\|")
-            lines.append(f"| {key} | `{env_name(f)}` | {_default(default)} | {help_text} |")
+            lines.append(f"| {key} | {env} | {_default(default)} | {help_text} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -19,7 +19,10 @@ def test_generated_blocks_are_up_to_date() -> None:
 
 def test_every_setting_is_documented_with_its_environment_name() -> None:
     for f in setting_fields():
-        assert f"`{env_name(f)}`" in README, f.name
+        if f.type.startswith("dict"):  # tables are set in the file only
+            assert f"| `{f.name}` | — (file only) |" in README, f.name
+        else:
+            assert f"`{env_name(f)}`" in README, f.name
 
 
 def test_every_cli_verb_is_documented() -> None:
