@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.errors import ArticleError
-from bot.feeds import Entry, EntryCache, entry_xml, make_entry
+from bot.feeds import Entry, EntryCache, entry_xmls, make_entry
 from bot.jsonfeed import item_json
 from bot.markup import render_body
 from bot.models import Article
@@ -116,12 +116,12 @@ def _render_one(article: Article, body: str, options: RenderOptions) -> _Rendere
     except (ValueError, ArticleError) as exc:
         return article.id, _failure(article, exc)
     chunks: list[tuple[tuple[str, str, str], bytes]] = []
-    for fmt in options.formats:
+    if "json" in options.formats:
+        chunks.append((("json", article.id, ""), item_json(entry)))
+    xml_formats = [f for f in options.formats if f != "json"]
+    for author in options.authors if xml_formats else ():
         try:
-            if fmt == "json":
-                chunks.append((("json", article.id, ""), item_json(entry)))
-                continue
-            chunks += [((fmt, article.id, author), entry_xml(fmt, entry, author)) for author in options.authors]
+            chunks += [((fmt, article.id, author), data) for fmt, data in entry_xmls(entry, author, xml_formats).items()]
         except (ValueError, TypeError):
             continue  # left to the feed builder, which logs it per feed
     return _Rendered(article.id, entry.content_html, entry.summary, tuple(chunks))
