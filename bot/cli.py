@@ -16,11 +16,11 @@ from typing import Any
 from bot import __version__
 from bot.config import DEFAULT_CONFIG_FILE, Settings, load_settings, read_toml, settings_for_display
 from bot.errors import ConfigError, NewsbotError, StateLockedError
-from bot.logs import configure_logging
+from bot.logs import RedactingFilter, configure_logging
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook-url", metavar="URL", dest="webhook_url", help="receive Telegram updates by webhook on the HTTP port")
     p = verbs.add_parser("status", help="what the state holds: articles, categories, queue, last scan, bad files")
     _common(p)
+    p = verbs.add_parser("resume", help="resume posting after a pause (e.g. the channel refused posts), for cron users")
+    _common(p)
     p = verbs.add_parser("check-config", help="print the effective settings, token redacted")
     _common(p)
 
@@ -92,10 +94,36 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Set
     else:
         toml_data = {}
     overrides: dict[str, Any] = {k: getattr(args, k, None) for k in _OVERRIDES}
-    if args.verb == "run" and not args.once and not overrides["http"] and environ.get("PORT"):
-        overrides["http"] = f"0.0.0.0:{environ['PORT']}"
-    need_articles = args.verb in {"build", "scan", "run"} or getattr(args, "state_verb", "") == "reset"
+    if args.verb in {"run", "check-config"} and not getattr(args, "once", False) and not overrides["http"]:
+        overrides["http"] = _http_from_port(environ)  # check-config shows what `run` will use
+    need_articles = args.verb in {"build", "scan", "run", "check-config"} or getattr(args, "state_verb", "") == "reset"
     return load_settings(toml_data, environ, overrides, need_articles=need_articles)
+
+
+def _http_from_port(environ: dict[str, str]) -> str | None:
+    """``$PORT`` (set by hosting platforms) turns the web server on for ``run``, on every interface."""
+    port = environ.get("PORT", "").strip()
+    if not port:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError([f"PORT: {port!r} from the environment is not a port number (1-65535)"])
+    return f"0.0.0.0:{int(port)}"
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors argparse cannot see (exit 2 with the usage line)."""
+    if any(not pattern.strip() for pattern in getattr(args, "include", None) or []):
+        parser.error("--include: an empty pattern matches no file; give a glob such as '*.md'")
+
+
+def _check_config(settings: Settings) -> int:
+    """The effective settings; the token and anything shaped like one (e.g. pasted into a URL) redacted."""
+    redact = RedactingFilter((settings.bot_token,)).redact
+    rows = [(name, redact(str(value))) for name, value in settings_for_display(settings)]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+    return EXIT_OK
 
 
 def _verb_handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace], int]:
@@ -107,12 +135,27 @@ def _verb_handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Name
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``newsbot`` console script and ``python -m bot``."""
-    sys.exit(run(argv))
+    """Entry point of the ``newsbot`` console script and ``python -m bot``.
+
+    A closed pipe (``newsbot status | head -1``) ends the program quietly, as other tools do.
+    """
+    try:
+        code = run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the failed flush at exit: point stdout at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_FAILURE
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
 
 
 def run(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
     env = dict(os.environ if environ is None else environ)
     try:
         settings = settings_from_args(args, env)
@@ -122,10 +165,7 @@ def run(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None
         return EXIT_USAGE
     configure_logging(settings.log_level, secrets=(settings.bot_token,))
     if args.verb == "check-config":
-        width = max(len(name) for name, _ in settings_for_display(settings))
-        for name, value in settings_for_display(settings):
-            print(f"{name.ljust(width)}  {value}")
-        return EXIT_OK
+        return _check_config(settings)
     try:
         return _verb_handler(args)(settings, args)
     except StateLockedError as exc:
@@ -135,4 +175,5 @@ def run(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None
         logger.error("%s", exc)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        return EXIT_OK
+        print("newsbot: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

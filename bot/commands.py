@@ -57,7 +57,7 @@ def help_html() -> str:
     for c in listed_commands():
         lines.append(f"{html.escape(usage(c.name))} — {html.escape(c.description)}")
     lines.append("")
-    lines.append("Ids are shown by /queue, /retry and /status; a source path such as "
+    lines.append("Ids are shown by /queue and /retry; a source path such as "
                  "<code>2024/hello.md</code> works too.")
     return "\n".join(lines)
 

@@ -13,8 +13,13 @@ from collections.abc import Callable
 
 from bot import __version__, postqueue, statecmd
 from bot.config import Settings
+from bot.drain import DrainReport, parse_iso
+from bot.errors import StateLockedError
+from bot.logs import RedactingFilter
 from bot.publisher import PreviewPublisher
 from bot.service import CycleReport, Engine, open_engine, utcnow
+from bot.state import State, StateStore
+from bot.statusinfo import format_time
 
 logger = logging.getLogger(__name__)
 
@@ -56,34 +61,99 @@ def build(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _scan_and_post(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
-    """One full cycle: build, plan, then drain the queue once (or preview it)."""
+    """One full cycle: build, plan, then drain the queue once (or preview it).
+
+    Exit 1 when posting needs a person: paused (the channel refused posts), posts refused or
+    unconfirmed in this run, Telegram unreachable or the token rejected; cron mails the lines.
+    """
     cycle = engine.scan_and_build(progress=_progress_bar())
     queued = engine.plan(cycle.scan, backfill=getattr(args, "backfill", None))
     engine.save()
     print(f"scan: {summary_line(cycle)}; {len(queued)} queued for the channel")
     if getattr(args, "dry_run", False) or not settings.bot_token:
-        if not settings.bot_token and not getattr(args, "dry_run", False):
-            print("no TELEGRAM_BOT_TOKEN: preview mode, these posts would be sent:")
-        preview = PreviewPublisher(print)
-        due = postqueue.pending(engine.state)
-        for item in due:
-            post = engine.render(item["id"])
-            if post is not None:
-                await preview.send(post)
-        if not due:
-            print("nothing is due for the channel (a first run records existing articles as seen; "
-                  "--backfill N posts the newest N)")
+        return await _preview(engine, settings, args)
+    waiting = len(postqueue.pending(engine.state))
+    if engine.state.meta.get("paused"):
+        return _paused(engine.state, waiting)
+    hold = parse_iso(engine.state.meta.get("not_before"))
+    if not waiting:
+        print("nothing to post")
         return 0
-    from bot.app import make_bot  # the Telegram client is only needed when posting
+    if hold is not None and hold > utcnow():  # connecting now would only be told to wait again
+        print(f"nothing to post now: {waiting} queued, Telegram asked to wait until {format_time(hold, settings)}")
+        return 0
+    report = await _post_queue(engine, settings)
+    return 1 if report is None else _posted(report, engine.state, settings)
 
-    async with make_bot(settings) as (bot, publisher):
-        report = await engine.drain(publisher, alert=_log_alert, sleep=asyncio.sleep)
-    print(f"posted {report.sent}; {len(postqueue.pending(engine.state))} still queued")
+
+async def _preview(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.bot_token and not getattr(args, "dry_run", False):
+        print("no TELEGRAM_BOT_TOKEN: preview mode, these posts would be sent:")
+    preview = PreviewPublisher(print)
+    due = postqueue.pending(engine.state)
+    for item in due:
+        post = engine.render(item["id"])
+        if post is not None:
+            await preview.send(post)
+    if not due:
+        print("nothing is due for the channel (a first run records existing articles as seen; "
+              "--backfill N posts the newest N)")
     return 0
 
 
-async def _log_alert(kind: str, text: str) -> None:
-    logger.warning("alert (%s): %s", kind, text)
+async def _post_queue(engine: Engine, settings: Settings) -> DrainReport | None:
+    """Drain once; None (after one clear line) when Telegram cannot be reached or refuses the token."""
+    from telegram.error import InvalidToken, TelegramError  # the Telegram client is only needed when posting
+
+    from bot.app import make_bot
+
+    redact = RedactingFilter((settings.bot_token,)).redact
+    try:
+        async with make_bot(settings) as (_, publisher):
+            return await engine.drain(publisher, alert=_no_alert, sleep=asyncio.sleep)
+    except InvalidToken:
+        _problem("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather")
+    except TelegramError as exc:
+        _problem(f"cannot reach Telegram at {redact(settings.api_url)} ({redact(exc.message)}); "
+                 f"{len(postqueue.pending(engine.state))} post(s) stay queued for the next run")
+    return None
+
+
+def _posted(report: DrainReport, state: State, settings: Settings) -> int:
+    """The run's outcome in one line, then what needs a person (stderr); 1 if anything does."""
+    counts = [f"posted {len(report.sent)}"]
+    counts += [f"{len(ids)} {what}" for ids, what in ((report.edited, "edited"), (report.deleted, "deleted"),
+                                                     (report.failed, "refused"), (report.unknown, "unconfirmed"))
+               if ids]
+    waiting = len(postqueue.pending(state))
+    later = f" (next try after {format_time(report.resume_at, settings)})" if waiting and report.resume_at else ""
+    print(f"{', '.join(counts)}; {waiting} still queued{later}")
+    for article_id in report.failed:
+        rec = state.posts.get(article_id, {})
+        _problem(f"Telegram refused {rec.get('title') or article_id} [{article_id}]: {rec.get('error')}; "
+                 f"fix it, then /retry {article_id} in the admin chat")
+    for article_id in report.unknown:
+        rec = state.posts.get(article_id, {})
+        _problem(f"not sure whether {rec.get('title') or article_id} [{article_id}] reached the channel; "
+                 f"check it, then /retry or /done {article_id} in the admin chat")
+    if report.paused:
+        _paused(state, waiting)
+    return 1 if report.paused or report.failed or report.unknown else 0
+
+
+def _paused(state: State, waiting: int) -> int:
+    reason = state.meta.get("pause_reason") or "no reason recorded"
+    _problem(f"posting is paused ({reason}); {waiting} post(s) wait. Fix the channel (the bot must be an "
+             "admin allowed to post there), then run `newsbot resume` (or send /resume to the bot)")
+    return 1
+
+
+def _problem(text: str) -> None:
+    print(f"newsbot: {text}", file=sys.stderr)
+
+
+async def _no_alert(kind: str, text: str) -> None:
+    """No admin chat to alert from a one-shot run: the drain has logged the alert already."""
 
 
 def scan(settings: Settings, args: argparse.Namespace) -> int:
@@ -109,12 +179,41 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 def status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.statusinfo import status_lines
-    from bot.state import StateStore
 
     store = StateStore(settings.state_dir)
-    state = store.load()
+    state = store.load() if store.state_dir.is_dir() else State()
+    if not (state.meta or state.posts or state.articles):
+        _problem(f"there is no newsbot state in {store.state_dir}: check --state (or state_dir / "
+                 "NEWSBOT_STATE_DIR); `newsbot build`, `scan` or `run` create it")
+        return 1
     for line in status_lines(settings, state, now=utcnow(), version=__version__):
         print(line)
+    return 0
+
+
+def resume(settings: Settings, args: argparse.Namespace) -> int:
+    """Lift a pause from the command line (``/resume`` in the bot does the same)."""
+    store = StateStore(settings.state_dir)
+    try:
+        store.acquire()
+    except StateLockedError as exc:
+        _problem(f"{exc}. If that is `newsbot run`, send /resume to the bot instead")
+        return 1
+    try:
+        state = store.load()
+        meta = dict(state.meta)
+        postqueue.resume(state)
+        store.save(state)
+    finally:
+        store.release()
+    waiting = len(postqueue.pending(state))
+    if not meta.get("paused"):
+        print(f"posting was not paused; {waiting} post(s) queued")
+        return 0
+    since = parse_iso(meta.get("paused_at"))
+    when = f" since {format_time(since, settings)}" if since else ""
+    print(f"posting resumed (it was paused{when}: {meta.get('pause_reason') or 'no reason recorded'}); "
+          f"{waiting} post(s) queued: the next `newsbot scan` posts them")
     return 0
 
 

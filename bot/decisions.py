@@ -77,6 +77,12 @@ async def on_button(update: Update, context: Context) -> None:
     if article_id is None:
         await query.answer("This button has expired: send /retry again.", show_alert=True)
         return
+    status = str(service.engine.state.posts.get(article_id, {}).get("status"))
+    if status not in {"failed", "unknown"}:  # a stale button: reposted or marked done already
+        await query.answer(f"Already handled ({status}).")
+        await query.edit_message_text(f"{esc(title_of(service, article_id))}: already handled ({esc(status)}).",
+                                      parse_mode=ParseMode.HTML)
+        return
     if action == "retry":
         postqueue.requeue(service.engine.state, article_id, front=True)
         service.kick_drain()

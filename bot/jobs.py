@@ -34,6 +34,7 @@ T = TypeVar("T")
 
 SCAN_JOB, DRAIN_JOB, RESUME_JOB, DUE_PREFIX = "scan", "drain", "drain-resume", "due:"
 DRAIN_EVERY_S = 15.0
+STATUS_BAD_FILES = 10  # listed by /status; /errors lists them all
 DRAIN_GRACE_S = 5.0  # how long shutdown waits for an in-flight send before recording it as unknown
 JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
@@ -226,7 +227,7 @@ class Service:
             self._taxonomy = (catalog, Taxonomy.of(catalog.articles))
         return status_lines(self.settings, self.engine.state, now=utcnow(), version=__version__,
                             articles=catalog.articles, next_scan_at=self.next_scan_at(),
-                            scan_running=self.scanning, taxonomy=self._taxonomy[1])
+                            scan_running=self.scanning, taxonomy=self._taxonomy[1], bad_files_shown=STATUS_BAD_FILES)
 
     def scan_interval_s(self) -> float:
         """For health checks: the gap between two scheduled scans."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import postqueue
 from bot.config import Settings
@@ -51,6 +51,40 @@ def schedule_text(settings: Settings) -> str:
     return f"cron {settings.scan_cron!r}" if settings.scan_cron else f"every {human_duration(settings.scan_interval)}"
 
 
+def expected_next_scan(settings: Settings, last_scan_at: datetime | None, now: datetime) -> datetime | None:
+    """When ``newsbot run``'s schedule scans next: the cron's next fire time, or last scan + interval."""
+    if settings.scan_cron:
+        from apscheduler.triggers.cron import CronTrigger  # only the status path needs it
+
+        trigger = CronTrigger.from_crontab(settings.scan_cron, timezone=settings.zone)
+        fire: datetime | None = trigger.get_next_fire_time(None, now)
+        return fire
+    if last_scan_at is None:
+        return None
+    return last_scan_at + timedelta(seconds=settings.scan_interval)
+
+
+def _next_scan_line(settings: Settings, last: datetime | None, now: datetime, known: datetime | None) -> str:
+    at = known or expected_next_scan(settings, last, now)
+    if at is None:
+        return f"scan schedule: {schedule_text(settings)}"
+    if at < now:
+        return (f"next scan: overdue, was due {_when(at, now, settings)}, {schedule_text(settings)}: "
+                "is `newsbot run` running?")
+    return f"next scan: {_when(at, now, settings)}, {schedule_text(settings)}"
+
+
+def bad_file_lines(state: State, limit: int | None) -> list[str]:
+    """``bad files: N`` and one indented ``path: reason`` line each, the first ``limit`` if given."""
+    bad = sorted(state.bad.copy().items())
+    lines = [f"bad files: {len(bad)}"]
+    shown = bad if limit is None else bad[:limit]
+    lines += [f"  {path}: {rec.get('reason') or 'no reason recorded'}" for path, rec in shown]
+    if len(bad) > len(shown):
+        lines.append(f"  … and {len(bad) - len(shown)} more: see /errors")
+    return lines
+
+
 @dataclass(frozen=True, slots=True)
 class Taxonomy:
     """Category and tag counts of a set of articles (independent of the clock, so cacheable)."""
@@ -66,8 +100,14 @@ class Taxonomy:
 
 def status_lines(settings: Settings, state: State, *, now: datetime, version: str,
                  articles: Sequence[Article] | None = None, next_scan_at: datetime | None = None,
-                 scan_running: bool = False, taxonomy: Taxonomy | None = None) -> list[str]:
-    """What an admin wants to see first. ``articles`` (newest first) default to the ones in ``state``."""
+                 scan_running: bool = False, taxonomy: Taxonomy | None = None,
+                 bad_files_shown: int | None = None) -> list[str]:
+    """What an admin wants to see first. ``articles`` (newest first) default to the ones in ``state``.
+
+    ``next_scan_at`` is the scheduler's own answer when there is one (the running bot); without
+    it the next scan is worked out from the settings. ``bad_files_shown`` caps the bad-file list
+    (None: all of them, as the CLI shows).
+    """
     if articles is None:
         from bot import scanner  # the CLI path: no catalog in memory
 
@@ -88,13 +128,9 @@ def status_lines(settings: Settings, state: State, *, now: datetime, version: st
         lines.append(f"posting: PAUSED ({reason})")
     else:
         lines.append(f"posting: active, to {settings.channel_id or '(no channel set)'}")
-    lines.append(f"last scan: {_when(_parse(state.meta.get('last_scan_at')), now, settings)}")
-    if scan_running:
-        lines.append("next scan: running now")
-    elif next_scan_at is not None:
-        lines.append(f"next scan: {_when(next_scan_at, now, settings)}")
-    else:
-        lines.append(f"scan schedule: {schedule_text(settings)}")
-    lines.append(f"bad files: {len(state.bad)}")
+    last = _parse(state.meta.get("last_scan_at"))
+    lines.append(f"last scan: {_when(last, now, settings)}")
+    lines.append("next scan: running now" if scan_running else _next_scan_line(settings, last, now, next_scan_at))
+    lines += bad_file_lines(state, bad_files_shown)
     lines.append(f"feed: {settings.public_feeds_url}{settings.feed_all_atom}")
     return lines

@@ -167,6 +167,13 @@ class HealthHandler(tornado.web.RequestHandler):
         await self.get()
 
 
+class _Redirect(tornado.web.RedirectHandler):
+    """Also for HEAD: uptime monitors and link checkers probe ``/`` with it."""
+
+    def head(self, *args: Any, **kwargs: Any) -> None:
+        self.get(*args, **kwargs)
+
+
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     """Only server errors reach the log: readers poll all day, scanners probe for files."""
     if handler.get_status() >= 500:
@@ -181,7 +188,7 @@ def build_web_app(settings: Settings, health: Callable[[], HealthInfo], bot_loop
                         *extra_handlers]
     if prefix != "/":
         moved = {"url": prefix, "permanent": False}
-        rules += [(r"/", tornado.web.RedirectHandler, moved), (re.escape(prefix[:-1]), tornado.web.RedirectHandler, moved)]
+        rules += [(r"/", _Redirect, moved), (re.escape(prefix[:-1]), _Redirect, moved)]
     rules.append((re.escape(prefix) + "(.*)", FeedFileHandler, {"path": str(settings.feeds_dir), "facts": FileFacts(settings)}))
     return tornado.web.Application(rules, transforms=[_GZip], log_function=_log_request, static_hash_cache=False,
                                    bot_loop=bot_loop)

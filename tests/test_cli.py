@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 
 from bot.cli import build_parser, run
+from tests.fakebotapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -127,3 +129,185 @@ def test_run_once_without_a_token_previews_one_cycle_and_exits(tmp_path: Path, c
     assert "preview mode" in out and "1 queued" in out
     assert feedparser.parse((tmp_path / "feeds" / "atom.xml").read_bytes()).entries
     assert "阅读全文" in out  # the post is shown with its button
+
+
+# --- cron users: `newsbot scan` against the fake Bot API ---------------------------------------
+CHANNEL = "-1001234567890"
+FRESH = """---
+title: {title}
+date: {date}
+categories: [测试]
+---
+Body of {title}. 正文。
+"""
+
+
+def fresh_article(site: Path, name: str, title: str) -> None:
+    date = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S +0000")
+    (site / name).write_text(FRESH.format(title=title, date=date), encoding="utf-8")
+
+
+def cron_env(api_url: str) -> dict[str, str]:
+    return {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api_url, "TELEGRAM_CHANNEL_ID": CHANNEL,
+            "NEWSBOT_SETTLE_S": "0", "NEWSBOT_LOG_LEVEL": "WARNING"}
+
+
+def cron_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["--articles", str(tmp_path / "site"), *folders(tmp_path), "--site-url", "https://news.example.org/", *extra]
+
+
+def queue_one(tmp_path: Path, env: dict[str, str]) -> None:
+    """A baseline run (nothing posted), then one new article, so the next `scan` has one post to send."""
+    (tmp_path / "site").mkdir()
+    fresh_article(tmp_path / "site", "old.md", "Old 旧")
+    assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 0
+    fresh_article(tmp_path / "site", "new.md", "New 新")
+
+
+def test_a_refusing_channel_fails_the_cron_run_until_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeBotAPI.running() as fake:
+        env = cron_env(fake.base_url)
+        queue_one(tmp_path, env)
+        fake.fail("sendMessage", 403)  # the bot was removed from the channel
+        capsys.readouterr()
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 1
+        out, err = capsys.readouterr()
+        assert "posted 0; 1 still queued" in out and "[" not in out.splitlines()[-1]  # a count, not a list of ids
+        assert "posting is paused (" in err and "newsbot resume" in err
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 1  # still paused: still failing
+        assert "posting is paused" in capsys.readouterr().err
+        assert cli(tmp_path, "resume", *folders(tmp_path), env=env) == 0
+        assert "posting resumed (it was paused since " in capsys.readouterr().out
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 0
+        assert "posted 1; 0 still queued" in capsys.readouterr().out
+        sent = [m for m in fake.sent_messages(CHANNEL) if "New 新" in (m.get("text") or "")]
+        assert len(sent) == 1
+        assert cli(tmp_path, "resume", *folders(tmp_path), env=env) == 0
+        assert "posting was not paused" in capsys.readouterr().out
+
+
+def test_a_refused_post_fails_the_cron_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeBotAPI.running() as fake:
+        env = cron_env(fake.base_url)
+        queue_one(tmp_path, env)
+        fake.fail("sendMessage", 400, "Bad Request: message must be non-empty")
+        capsys.readouterr()
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 1
+        out, err = capsys.readouterr()
+        assert "posted 0, 1 refused; 0 still queued" in out
+        assert "newsbot: Telegram refused New 新" in err and "Message must be non-empty" in err
+
+
+def run_cli(tmp_path: Path, *argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run([sys.executable, "-m", "bot", *argv], capture_output=True, text=True, cwd=tmp_path,
+                          env=full, timeout=60)
+
+
+def test_unreachable_telegram_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with FakeBotAPI.running() as fake:
+        queue_one(tmp_path, cron_env(fake.base_url))
+    env = cron_env("http://127.0.0.1:1/bot")  # nothing listens there
+    done = run_cli(tmp_path, "scan", *cron_args(tmp_path), env=env)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and TOKEN.split(":")[1] not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("newsbot: cannot reach Telegram at http://127.0.0.1:1/bot") and "stay queued" in line
+
+
+def test_a_cron_run_with_nothing_to_post_does_not_connect(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    fresh_article(tmp_path / "site", "old.md", "Old 旧")
+    env = cron_env("http://127.0.0.1:1/bot")
+    for _ in range(2):  # the baseline run, then a run with nothing new
+        done = run_cli(tmp_path, "scan", *cron_args(tmp_path), env=env)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_a_rejected_token_is_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeBotAPI.running() as fake:
+        env = cron_env(fake.base_url)
+        queue_one(tmp_path, env)
+        fake.fail("getMe", 401, times=5)
+        capsys.readouterr()
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 1
+        err = capsys.readouterr().err
+        assert err.strip() == "newsbot: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather"
+
+
+# --- status, check-config and the small print ---------------------------------------------------
+def test_status_with_no_state_in_the_folder_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(tmp_path, "status", "--state", str(tmp_path / "typo")) == 1
+    err = capsys.readouterr().err
+    assert f"there is no newsbot state in {tmp_path / 'typo'}" in err
+    assert not (tmp_path / "typo").exists()  # looking created nothing
+
+
+def test_status_lists_every_bad_file_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    for n in range(15):
+        (site / f"broken{n:02}.md").write_text("---\ntitle: [never closed\n---\nbody\n", encoding="utf-8")
+    assert cli(tmp_path, "build", "--articles", str(site), *folders(tmp_path), env={"NEWSBOT_SETTLE_S": "0"}) == 0
+    capsys.readouterr()
+    assert cli(tmp_path, "status", *folders(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "bad files: 15" in out and "see /errors" not in out
+    listed = [line for line in out.splitlines() if line.startswith("  broken")]
+    assert len(listed) == 15 and all(": " in line and line.split(": ", 1)[1] for line in listed)
+    assert "next scan: " in out
+
+
+def test_status_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    assert cli(tmp_path, "build", "--articles", str(SITE), *folders(tmp_path)) == 0
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "status", *folders(tmp_path)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head -1` once it has its line: the reader is gone before newsbot writes
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(30) == 1
+    assert err == ""
+
+
+def test_check_config_validates_the_articles_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(tmp_path, "check-config", "--articles", str(tmp_path / "missing")) == 2
+    assert "articles_dir" in capsys.readouterr().err
+
+
+def test_check_config_shows_the_port_rule_run_applies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(tmp_path, "check-config", "--articles", str(SITE), env={"PORT": "8123"}) == 0
+    [http] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("http ")]
+    assert http.split() == ["http", "0.0.0.0:8123"]
+    assert cli(tmp_path, "check-config", "--articles", str(SITE), env={"PORT": "eighty"}) == 2
+    [err] = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith("newsbot: config error: PORT: 'eighty'")
+    assert cli(tmp_path, "run", "--articles", str(SITE), *folders(tmp_path), env={"PORT": "99999"}) == 2
+    assert "PORT: '99999'" in capsys.readouterr().err
+
+
+def test_check_config_redacts_a_token_pasted_into_another_setting(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    proxy = f"https://tg-proxy.example.org/bot{TOKEN}/"
+    assert cli(tmp_path, "check-config", "--articles", str(SITE), env={"TELEGRAM_API_URL": proxy}) == 0
+    out = capsys.readouterr().out
+    assert TOKEN.split(":")[1] not in out and "https://tg-proxy.example.org/bot<redacted>/" in out
+
+
+def test_an_empty_include_pattern_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli(tmp_path, "build", "--articles", str(SITE), *folders(tmp_path), "--include", "")
+    assert exit_.value.code == 2 and "--include" in capsys.readouterr().err
+    assert not (tmp_path / "feeds").exists()
+
+
+def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot import commands_cli
+
+    def interrupted(*_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands_cli, "build", interrupted)
+    assert cli(tmp_path, "build", "--articles", str(SITE), *folders(tmp_path)) == 130
+    assert capsys.readouterr().err.strip() == "newsbot: interrupted"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ async def test_help_lists_every_command(bot: Bot) -> None:
     [reply] = await bot.send(ADMIN, "/help")
     for command in listed_commands():
         assert f"/{command.name}" in reply
+    assert "Ids are shown by /queue and /retry;" in reply  # /status shows no ids
 
 
 async def test_stranger_gets_one_polite_refusal_is_logged_and_changes_nothing(
@@ -99,7 +101,7 @@ async def test_status_shows_what_an_admin_needs(bot: Bot) -> None:
     [reply] = await bot.send(ADMIN, "/status")
     articles = len(bot.engine.catalog.articles)
     for expected in (f"newsbot {__version__}", f"articles: {articles} in ", "channel queue: 0 pending",
-                     "posting: active", "last scan: ", "next scan" if bot.service.job_queue else "scan schedule",
+                     "posting: active", "last scan: ", "(in 5 min), every 5 min",
                      "bad files: 0", "feed: https://news.example.org/feeds/atom.xml"):
         assert expected in reply
 
@@ -110,6 +112,16 @@ async def test_status_says_paused_and_counts_bad_files(bot: Bot) -> None:
     await bot.send(ADMIN, "/pause")
     [reply] = await bot.send(ADMIN, "/status")
     assert "posting: PAUSED" in reply and "bad files: 1" in reply
+    assert "broken.md: " in reply  # with its reason
+
+
+async def test_status_caps_the_bad_file_list_and_points_to_errors(bot: Bot) -> None:
+    for n in range(12):
+        (bot.site / f"broken{n:02}.md").write_text(BROKEN, encoding="utf-8")
+    await bot.service.scan()
+    [reply] = await bot.send(ADMIN, "/status")
+    assert "bad files: 12" in reply and "broken09.md: " in reply and "broken10.md" not in reply
+    assert "… and 2 more: see /errors" in reply
 
 
 async def test_errors_lists_bad_files_with_reasons(bot: Bot) -> None:
@@ -220,6 +232,15 @@ async def test_retry_buttons_repost_or_mark_done(bot: Bot) -> None:
     await wait_until(lambda: bot.engine.state.posts[a.id]["status"] == "sent")
     assert bot.engine.state.posts[b.id]["status"] == "skipped"
     assert postqueue.problems(bot.engine.state) == []
+    sends = len(bot.channel_calls())
+    for title, button, status in (("Article A", "Repost", "sent"), ("Article A", "Mark done", "sent"),
+                                  ("Article B", "Repost", "skipped")):  # stale buttons, pressed again
+        calls = await bot.press(ADMIN, by_title[title][button], message_id=1)
+        answer = next(c for c in calls if c.method == "answerCallbackQuery").params["text"]
+        assert answer == f"Already handled ({status})."
+    await asyncio.sleep(0.2)  # a wrongly queued repost would be sent by now
+    assert len(bot.channel_calls()) == sends and not bot.engine.state.queue
+    assert bot.engine.state.posts[a.id]["status"] == "sent" and bot.engine.state.posts[b.id]["status"] == "skipped"
     expired = await bot.press(ADMIN, "retry:999", message_id=3)
     assert "expired" in next(c for c in expired if c.method == "answerCallbackQuery").params["text"]
 

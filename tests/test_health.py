@@ -33,3 +33,19 @@ def test_boundary_is_three_intervals() -> None:
 def test_without_any_scan(started_ago: timedelta, code: int, status: str) -> None:
     got_code, body = health_status(HealthInfo(None, 300, NOW - started_ago, NOW))
     assert (got_code, body["status"], body["last_scan_at"], body["seconds_since_scan"]) == (code, status, None, None)
+
+
+@pytest.mark.parametrize(("started_ago", "code", "status"), [(timedelta(minutes=2), 200, "starting"),
+                                                             (timedelta(minutes=16), 503, "stale")])
+def test_a_restart_after_long_downtime_is_starting_until_its_own_first_scan(
+        started_ago: timedelta, code: int, status: str) -> None:
+    """The saved last scan is a day old (the bot was down); this process started recently."""
+    got_code, body = health_status(HealthInfo(LONG_AGO, 300, NOW - started_ago, NOW))
+    assert (got_code, body["status"]) == (code, status)
+    assert body["last_scan_at"] == LONG_AGO.isoformat() and body["seconds_since_scan"] == 86400.0
+
+
+def test_after_its_own_first_scan_the_scan_age_counts() -> None:
+    started = NOW - timedelta(hours=2)
+    code, body = health_status(HealthInfo(started + timedelta(seconds=30), 300, started, NOW))
+    assert (code, body["status"]) == (503, "stale")  # scanned once, then nothing for 2 h

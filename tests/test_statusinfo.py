@@ -44,8 +44,32 @@ def test_status_lines_cover_what_admins_ask(tmp_path: Path) -> None:
         assert expected in text
 
 
-def test_status_without_a_scan_or_a_schedule(tmp_path: Path) -> None:
+def test_status_without_a_scan_gives_the_crons_next_fire_time(tmp_path: Path) -> None:
     settings = load_settings({"scan_cron": "*/10 * * * *"}, {}, need_articles=False)
-    text = "\n".join(status_lines(settings, State(), now=NOW, version="1", articles=[]))
-    assert "last scan: never" in text and "scan schedule: cron '*/10 * * * *'" in text
+    text = "\n".join(status_lines(settings, State(), now=NOW + timedelta(minutes=3), version="1", articles=[]))
+    assert "last scan: never" in text
+    assert "next scan: 2026-11-22 12:10 UTC (in 7 min), cron '*/10 * * * *'" in text
     assert "posting: active, to (no channel set)" in text
+
+
+def test_next_scan_is_last_scan_plus_the_interval_or_says_overdue(tmp_path: Path) -> None:
+    settings = load_settings({"scan_interval": 600}, {}, need_articles=False)
+    state = State(meta={"last_scan_at": (NOW - timedelta(minutes=4)).isoformat()})
+    text = "\n".join(status_lines(settings, state, now=NOW, version="1", articles=[]))
+    assert "next scan: 2026-11-22 12:06 UTC (in 6 min), every 10 min" in text
+    late = "\n".join(status_lines(settings, state, now=NOW + timedelta(hours=2), version="1", articles=[]))
+    assert "next scan: overdue, was due 2026-11-22 12:06 UTC (1 h 54 min ago)" in late
+    assert "is `newsbot run` running?" in late
+    never = "\n".join(status_lines(settings, State(), now=NOW, version="1", articles=[]))
+    assert "scan schedule: every 10 min" in never  # no scan yet: nothing to count from
+
+
+def test_bad_files_are_listed_with_path_and_reason_all_or_capped(tmp_path: Path) -> None:
+    settings = load_settings({}, {}, need_articles=False)
+    state = State(bad={f"posts/{n:02}.md": {"reason": f"broken YAML at line {n}"} for n in range(15)})
+    every = status_lines(settings, state, now=NOW, version="1", articles=[])
+    assert "bad files: 15" in every
+    assert "  posts/00.md: broken YAML at line 0" in every and "  posts/14.md: broken YAML at line 14" in every
+    capped = status_lines(settings, state, now=NOW, version="1", articles=[], bad_files_shown=10)
+    assert "  posts/09.md: broken YAML at line 9" in capped and not any("posts/10.md" in x for x in capped)
+    assert capped[-2] == "  … and 5 more: see /errors"

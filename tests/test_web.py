@@ -225,6 +225,9 @@ async def test_served_under_the_feeds_url_path(site: Settings) -> None:
             assert (await c.get("/feeds/atom.xml")).content == ATOM
             root = await c.get("/")
             assert root.status_code == 302 and root.headers["location"] == "/feeds/"
+            for path in ("/", "/feeds"):  # monitors and link checkers probe with HEAD
+                head = await c.head(path)
+                assert head.status_code == 302 and head.headers["location"] == "/feeds/"
             assert (await c.get("/atom.xml")).status_code == 404
     finally:
         await web.stop()
