@@ -9,9 +9,14 @@ in the site's time zone (Jekyll calls ``Time#localtime`` under the site ``timezo
 * ``jekyll``: front-matter ``slug`` or the file name without its date, through Jekyll's
   "pretty" slugify (letters, digits and ``._~!$&'()+,;=@`` kept, case kept, the rest -> ``-``);
   ``:categories`` are lower-cased, as Jekyll's URL drop does.
-* ``hugo``: ``slug`` or the file name, lower-cased (Hugo lower-cases paths).
+* ``hugo``: the content path, lower-cased (Hugo lower-cases paths): folders, then ``slug`` or the
+  file name (a page bundle's ``index.md`` is named by its folder).
 * anything else (Hexo): ``slug`` or the file path under the posts folder without its
   extension, sub-folders kept (``LeetCode/1092``), case kept.
+
+``:section`` is the first folder of the file's path under the articles folder (Hugo's section:
+``blog/x.md`` -> ``blog``), empty for a top-level file (no ``//`` is left behind); a pattern
+that uses it leaves that folder out of ``:title`` so it is not written twice.
 
 Every URL is percent-encoded exactly once: existing ``%XX`` escapes are kept as written
 (a source that was double-encoded, ``%25E6``, stays so), a lone ``%`` becomes ``%25``,
@@ -84,6 +89,19 @@ def absolute_http_url(ref: str, base_url: str) -> str | None:
     return encode_url(url)
 
 
+def site_url_for(ref: str, site_url: str) -> str | None:
+    """A link written in front matter, resolved as Hexo's ``url_for`` / Jekyll's ``relative_url`` do.
+
+    A root-relative path (``/img/a.png``) lives under the site URL's path
+    (``https://ex.github.io/blog/img/a.png``), not at the host root; absolute and
+    protocol-relative URLs are kept. None unless the result is http(s) with a host.
+    """
+    value = ref.strip()
+    if value.startswith("/") and not value.startswith("//"):
+        value = value.lstrip("/")
+    return absolute_http_url(value, _encoded_root(site_url))
+
+
 @functools.lru_cache(maxsize=8)
 def _encoded_root(site_url: str) -> str:
     return encode_url(site_url if site_url.endswith("/") else site_url + "/")
@@ -94,35 +112,37 @@ def article_url(permalink: Any, slug: str, path: PurePosixPath, local_at: dateti
     """The article's absolute URL: front-matter permalink/url, else the permalink pattern."""
     root = _encoded_root(settings.site_url)
     if isinstance(permalink, str) and permalink.strip():
-        value = permalink.strip()
-        return absolute_http_url(value if "//" in value[:10] else value.lstrip("/"), root)
-    values = _placeholders(slug, path, local_at, categories, settings.permalink)
-    expanded = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), settings.permalink_pattern)
+        return site_url_for(permalink, settings.site_url)
+    pattern = settings.permalink_pattern
+    values = _placeholders(slug, path, local_at, categories, settings.permalink, ":section" in pattern)
+    expanded = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
     relative = _SLASHES.sub("/", expanded).lstrip("/")
     return root + quote(_LONE_PERCENT.sub("%25", relative), safe=_PATH_SAFE)
 
 
-def _placeholders(slug: str, path: PurePosixPath, at: datetime,
-                  categories: tuple[tuple[str, ...], ...], preset: str) -> dict[str, str]:
+def _placeholders(slug: str, path: PurePosixPath, at: datetime, categories: tuple[tuple[str, ...], ...],
+                  preset: str, with_section: bool = False) -> dict[str, str]:
     names: list[str] = []
     for hierarchy in categories:
         names += [n for n in hierarchy if n not in names]
     joined = "/".join(n.lower() for n in names) if preset == "jekyll" else "/".join(names)
     stem = path.stem[11:] if filename_date(path.name) else path.stem
     name = slug or stem.strip()
+    section = path.parts[0] if len(path.parts) > 1 else ""
+    parents = [p for p in path.parts[int(bool(with_section and section)):-1] if p != "_posts"]
     if preset == "jekyll":
         title = jekyll_slugify(name)
-    elif preset == "hugo":
-        title = name.lower().replace(" ", "-")
+    elif preset == "hugo":  # Hugo's content path: folders kept, a bundle's index.md is its folder
+        leaf = [] if not slug and stem in {"index", "_index"} and parents else [name]
+        title = "/".join([*parents, *leaf]).lower().replace(" ", "-")
     else:
-        parents = [p for p in path.parts[:-1] if p != "_posts"]
         title = slug or "/".join([*parents, stem])
     return {
         "year": f"{at.year:04d}", "month": f"{at.month:02d}", "day": f"{at.day:02d}",
         "i_month": str(at.month), "i_day": str(at.day), "hour": f"{at.hour:02d}",
         "minute": f"{at.minute:02d}", "second": f"{at.second:02d}",
         "title": title, "slug": title, "name": stem, "categories": joined, "category": joined,
-        "section": path.parts[0] if len(path.parts) > 1 else "",
+        "section": section,
     }
 
 

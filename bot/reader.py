@@ -35,7 +35,7 @@ from bot.config import Settings
 from bot.dates import filename_date, parse_date
 from bot.errors import ArticleError
 from bot.models import Article
-from bot.permalink import absolute_http_url, article_url, encode_url
+from bot.permalink import absolute_http_url, article_url, encode_url, site_url_for
 from bot.taxonomy import categories_of, category_style, tags_of
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ _HEADING = re.compile(
     r"^#{1,6}[ \t]+([^\n]+?)[ \t#]*$|^([^\s<][^\n]*)\n=+[ \t]*$|<h[1-3]\b[^>]*>(.*?)</h[1-3]\s*>",
     re.M | re.S | re.I,
 )
-_IMAGE = re.compile(r"<img\b[^>]*>|!\[[^\]\n]*\]\(\s*<?([^)\s>]+)", re.I)
+# Markdown image destinations: <angle brackets> may hold spaces (CommonMark), bare ones may not.
+_IMAGE = re.compile(r"<img\b[^>]*>|!\[[^\]\n]*\]\(\s*(?:<([^<>\n]+)>|([^)\s<>]+))", re.I)
 _IMG_ATTR = re.compile(r"""\s(data-src|data-original|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 _BODY_SCAN_CHARS = 200_000
 DATE_KEYS = ("date", "publishdate", "pubdate")
@@ -155,7 +156,7 @@ def parse_article(data: bytes, source: str, mtime: float, settings: Settings, co
     zone = settings.zone
     path = PurePosixPath(source)
     published_at = _published_at(low, path.name, mtime, zone, source)
-    style = category_style(settings, path.name, kind)
+    style = category_style(settings, path, kind)
     categories = categories_of(low, path, style, source)
     slug = _text(low.get("slug"))
     url = article_url(low.get("permalink") or low.get("url"), slug, path, published_at.astimezone(zone),
@@ -256,7 +257,11 @@ def _title_from_name(path: PurePosixPath) -> str:
 
 
 def _lead_image(low: dict[str, Any], body: str, settings: Settings, url: str) -> str | None:
-    """First image-key value that is an http(s) URL, else the body's first http(s) image."""
+    """First image-key value that is an http(s) URL, else the body's first http(s) image.
+
+    Front-matter paths are site paths (themes pass them through ``url_for``), so ``/img/a.png``
+    lives under the site URL's path; body images resolve against the article URL, as a browser does.
+    """
     for key in settings.image_keys:
         value = low.get(key.lower())
         if isinstance(value, dict):
@@ -264,11 +269,12 @@ def _lead_image(low: dict[str, Any], body: str, settings: Settings, url: str) ->
         elif isinstance(value, list):
             value = value[0] if value else None
         if isinstance(value, str) and value.strip():
-            found = absolute_http_url(html.unescape(value.strip()), settings.site_url)
+            found = site_url_for(html.unescape(value.strip()), settings.site_url)
             if found:
                 return found
     for match in _IMAGE.finditer(body, 0, _BODY_SCAN_CHARS):
-        candidates = [match.group(1)] if match.group(1) else _img_sources(match.group(0))
+        markdown = match.group(1) or match.group(2)
+        candidates = [markdown] if markdown else _img_sources(match.group(0))
         for candidate in candidates:
             found = absolute_http_url(html.unescape(candidate.strip()), url)
             if found:

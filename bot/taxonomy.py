@@ -7,8 +7,11 @@ Category styles (setting ``category_style``):
 * ``hexo``: a list is one hierarchy (parent > child); a list containing lists is several
   hierarchies; a string is one category, spaces and all.
 * ``hugo``: ``categories`` and ``tags`` are flat taxonomies; a string is one term.
-* ``auto`` (default), per file: TOML front matter or ``permalink = "hugo"`` -> hugo; a
-  ``YYYY-MM-DD-`` file name or ``permalink = "jekyll"`` -> jekyll; otherwise hexo.
+* ``auto`` (default), per file, first match wins: TOML front matter or ``permalink = "hugo"``
+  -> hugo; ``permalink = "jekyll"`` -> jekyll; a file under ``source/_posts`` (or an
+  ``articles_dir`` that ends in it) -> hexo, whatever its name (Hexo sites often date their
+  file names too); a ``_posts`` folder or a ``YYYY-MM-DD-`` file name -> jekyll; else hexo.
+  ``permalink = "hexo"`` is the default, so it says nothing about the site and is no signal.
 
 Names are stripped (zero-width characters too), empty ones dropped, and duplicates that
 differ only in case or full/half width merged (the first spelling wins). A name that could
@@ -34,17 +37,29 @@ MAX_CATEGORIES = 50
 MAX_TAGS = 100
 MAX_DEPTH = 10
 _MAX_ITEMS = 1000  # names looked at before giving up (after cleaning, the MAX_* limits apply)
+_HEXO_POSTS = ("source", "_posts")
 
 
-def category_style(settings: Settings, name: str, kind: str) -> str:
+def category_style(settings: Settings, source: str | PurePosixPath, kind: str) -> str:
+    """The style ``source`` (path under ``articles_dir``) is read in; see the module docstring."""
     style = getattr(settings, "category_style", "auto")
     if style in {"jekyll", "hexo", "hugo"}:
         return style
+    path = PurePosixPath(source)
     if kind == "toml" or settings.permalink == "hugo":
         return "hugo"
-    if settings.permalink == "jekyll" or filename_date(name) is not None:
+    if settings.permalink == "jekyll":
+        return "jekyll"
+    folders = path.parts[:-1]
+    if tuple(settings.articles_dir.parts[-2:]) == _HEXO_POSTS or _has_run(folders, _HEXO_POSTS):
+        return "hexo"
+    if "_posts" in folders or filename_date(path.name) is not None:
         return "jekyll"
     return "hexo"
+
+
+def _has_run(parts: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    return any(parts[i:i + len(run)] == run for i in range(len(parts) - len(run) + 1))
 
 
 def categories_of(low: dict[str, Any], path: PurePosixPath, style: str, source: str) -> tuple[tuple[str, ...], ...]:

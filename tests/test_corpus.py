@@ -136,3 +136,15 @@ def test_seeds_scan_as_a_site_folder() -> None:
     state = State()
     report = scan(settings(SEEDS, include=["*.txt"]), state, NOW)
     assert len(report.new) == 2 and report.bad == ()
+
+
+def test_coredns_with_the_hugo_preset_gets_hugos_section_urls() -> None:
+    """Hugo's default URL is /<section>/<file>/: blog/dnstap.md and plugins/dnstap.md are two pages."""
+    root = CORPUS / "coredns-hugo-toml"
+    state = State()
+    report = scan(settings(root, permalink="hugo"), state, NOW)
+    assert report.bad == ()
+    urls = {a.source: a.url for a in current_articles(state)}
+    assert urls["blog/dnstap.md"] == "https://example.com/blog/dnstap/"
+    assert urls["plugins/dnstap.md"] == "https://example.com/plugins/dnstap/"
+    assert len(set(urls.values())) == len(urls)

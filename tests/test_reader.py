@@ -367,3 +367,81 @@ def test_article_keeps_no_body_and_the_hash_it_was_given() -> None:
 def test_yaml_alias_bombs_are_bad_input_not_a_hang(front: str) -> None:
     assert "categories" in bad_reason(f"---\n{front}\n---\n", "2021-01-01-p.md", category_style="hexo")
     assert "categories" in bad_reason(f"---\n{front}\n---\n", "2021-01-01-p.md", category_style="jekyll")
+
+
+# --- category style from the site layout (appended) ---------------------------------------------
+
+@pytest.mark.parametrize(
+    ("source", "articles_dir", "categories", "tags"),
+    [
+        ("2021-12-20-x.md", "/blog/source/_posts", (("新媒体", "趣头条"),), ("a b",)),
+        ("source/_posts/2021-12-20-x.md", "/blog", (("新媒体", "趣头条"),), ("a b",)),
+        ("news/_posts/x.md", "/blog", (("news",), ("新媒体",), ("趣头条",)), ("a", "b")),
+        ("2021-12-20-x.md", "/blog/_posts", (("新媒体",), ("趣头条",)), ("a", "b")),
+    ],
+)
+def test_site_layout_picks_the_category_style(source: str, articles_dir: str,
+                                              categories: tuple[tuple[str, ...], ...], tags: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    a = parse("---\ncategories: [新媒体, 趣头条]\ntags: a b\n---\n", source, articles_dir=Path(articles_dir))
+    assert (a.categories, a.tags) == (categories, tags)
+
+
+# --- lead image on a site served under a sub-path (appended) ------------------------------------
+
+@pytest.mark.parametrize(
+    ("front", "body", "image"),
+    [
+        # front-matter paths are site paths: Hexo's url_for / Jekyll's relative_url put them under /blog/
+        ("cover: /img/a.png", "", "https://ex.github.io/blog/img/a.png"),
+        ("cover: img/a.png", "", "https://ex.github.io/blog/img/a.png"),
+        ("image: {path: /img/p.png}", "", "https://ex.github.io/blog/img/p.png"),
+        ("cover: //cdn.example.com/a.png", "", "https://cdn.example.com/a.png"),
+        ("cover: https://other.example/a.png", "", "https://other.example/a.png"),
+        # body images resolve the way the browser does, against the article URL
+        ("", "<img src='/img/b.png'>", "https://ex.github.io/img/b.png"),
+        ("", "![x](pics/b.png)", "https://ex.github.io/blog/2024/03/01/post/pics/b.png"),
+        # CommonMark <angle-bracket> destinations may hold spaces
+        ("", "![x](<../up/a b.png>)", "https://ex.github.io/blog/2024/03/01/up/a%20b.png"),
+        ("", '![x](<https://img.example.com/图 1.png> "title")', "https://img.example.com/%E5%9B%BE%201.png"),
+        ("", "![x](https://img.example.com/c.png \"title\")", "https://img.example.com/c.png"),
+    ],
+)
+def test_lead_image_on_a_sub_path_site(front: str, body: str, image: str | None) -> None:
+    for site_url in ("https://ex.github.io/blog/", "https://ex.github.io/blog"):
+        assert parse(f"---\n{front}\n---\n{body}", site_url=site_url).image_url == image
+
+
+# --- Hugo sections in permalinks (appended) -----------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("source", "front", "pattern", "url"),
+    [
+        # :section is the first folder; a top-level file leaves no "//" behind
+        ("blog/dnstap.md", "", "/:section/:title/", "https://news.example.org/blog/dnstap/"),
+        ("plugins/dnstap.md", "", "/:section/:title/", "https://news.example.org/plugins/dnstap/"),
+        ("about.md", "", "/:section/:title/", "https://news.example.org/about/"),
+        ("blog/2017/x.md", "", "/:section/:title/", "https://news.example.org/blog/2017/x/"),
+        ("blog/x.md", "slug: my-slug", "/:section/:title/", "https://news.example.org/blog/my-slug/"),
+        ("blog/x.md", "date: 2022-01-01", "/:section/:year/:name/", "https://news.example.org/blog/2022/x/"),
+        ("x.md", "date: 2022-01-01", "/:section/:year/:name/", "https://news.example.org/2022/x/"),
+    ],
+)
+def test_section_placeholder(source: str, front: str, pattern: str, url: str) -> None:
+    assert parse(f"---\n{front}\n---\n", source, permalink=pattern).url == url
+
+
+@pytest.mark.parametrize(
+    ("source", "front", "url"),
+    [
+        ("blog/dnstap.md", "", "https://news.example.org/blog/dnstap/"),
+        ("blog/Release Notes.md", "", "https://news.example.org/blog/release-notes/"),  # Hugo lower-cases paths
+        ("blog/2017/x.md", "", "https://news.example.org/blog/2017/x/"),  # the content path, folders kept
+        ("blog/my-post/index.md", "", "https://news.example.org/blog/my-post/"),  # a page bundle
+        ("blog/my-post/index.md", 'slug = "Other"', "https://news.example.org/blog/my-post/other/"),
+        ("about.md", "", "https://news.example.org/about/"),
+    ],
+)
+def test_hugo_preset_follows_hugos_default_urls(source: str, front: str, url: str) -> None:
+    assert parse(f"+++\n{front}\n+++\n", source, permalink="hugo").url == url
