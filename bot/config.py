@@ -49,7 +49,7 @@ class Settings:
     settle_s: float = _s(2.0, "A file modified less than this many seconds ago is retried at the next scan (it may be half written).", group="source")
     image_keys: list[str] = _s(["image", "cover", "headimg", "thumbnail", "banner", "featured_image", "og_image", "lead_image"], "Front-matter keys that name the lead image, first match wins.", group="source")
     permalink: str = _s("hexo", "Permalink pattern for articles without permalink/url/slug: a preset (jekyll, hexo, hugo) or a pattern with :year :month :day :title :categories.", group="source")
-    category_style: str = _s("auto", "How front-matter categories read: jekyll (lists and space-separated strings are flat, folders above _posts add categories), hexo (a list is one hierarchy, a list of lists several), hugo (flat taxonomy), or auto (per file: TOML or permalink=hugo -> hugo; YYYY-MM-DD- file name or permalink=jekyll -> jekyll; else hexo).", group="source")
+    category_style: str = _s("auto", "How front-matter categories read: jekyll (lists and space-separated strings are flat, folders above _posts add categories), hexo (a list is one hierarchy, a list of lists several), hugo (flat taxonomy), or auto (per file, first match wins: TOML or permalink=hugo -> hugo; permalink=jekyll -> jekyll; a file under source/_posts or an articles_dir ending in source/_posts -> hexo; a _posts folder or YYYY-MM-DD- file name -> jekyll; else hexo).", group="source")
     timezone: str = _s("UTC", "Site time zone (IANA name, e.g. Asia/Shanghai) for dates without an offset.", group="source")
 
     # --- site and feeds ---------------------------------------------------------------
@@ -83,7 +83,7 @@ class Settings:
     # --- channel posts ----------------------------------------------------------------
     post_template: str = _s("{title}\n\n{summary}\n\n{hashtags}\n{link}", "Post layout; placeholders {title} {summary} {hashtags} {link} {author} {date}. Remove one to leave it out.", group="telegram")
     summary_chars: int = _s(280, "Longest summary in a post, in characters, cut at a sentence boundary.", group="telegram")
-    post_max_hashtags: int = _s(10, "Most hashtags in a post (category leaves first, then tags); 0 leaves them out.", group="telegram")
+    post_max_hashtags: int = _s(10, "Most hashtags in a post (every category level, parent first, then tags); 0 leaves them out.", group="telegram")
     button_text: str = _s("阅读全文", "Text of the URL button under each post (empty: no button).", group="telegram")
     posts_per_minute: int = _s(20, "Channel posting pace; Telegram allows about 20 per minute in a channel.", group="telegram")
     backfill: int = _s(0, "On a first run, post the newest N existing articles instead of none.", group="telegram")

@@ -54,7 +54,7 @@ _BACKUP_PREFIXES = (".", "#", "~$")
 # pages) except the posts folder itself, and _drafts when drafts are on.
 _KEPT_UNDERSCORE_DIRS = ("_posts",)
 _FUTURE_MTIME_S = 60.0
-_PARSE_SETTINGS = ("site_url", "permalink", "category_style", "timezone", "image_keys", "drafts", "max_file_bytes")
+_PARSE_SETTINGS = ("articles_dir", "site_url", "permalink", "category_style", "timezone", "image_keys", "drafts", "max_file_bytes")
 
 
 @dataclasses.dataclass
