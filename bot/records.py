@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import datetime
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -96,26 +96,35 @@ class RenameIndex:
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Article) if f.default is not dataclasses.MISSING}
 
 
+_OUTER = ("content_hash",)  # kept in the outer record (``hash``), like ``source`` (the key) and ``id``
+
+
 def article_to_record(a: Article) -> dict[str, Any]:
-    """Article -> plain JSON dict; fields at their default are left out to keep the state small."""
-    record: dict[str, Any] = {"source": a.source, "id": a.id, "title": a.title, "url": a.url,
-                              "published_at": a.published_at.isoformat()}
+    """Article -> plain JSON dict, as small as it can be: fields at their default are left out,
+    and so are ``source``, ``id`` and ``content_hash``, which the record around it holds."""
+    record: dict[str, Any] = {"title": a.title, "url": a.url, "published_at": a.published_at.isoformat()}
     if a.updated_at != a.published_at:
         record["updated_at"] = a.updated_at.isoformat()
     for name, default in _DEFAULTS.items():
+        if name in _OUTER:
+            continue
         value = getattr(a, name)
         if value != default:
             record[name] = [list(p) for p in value] if name == "categories" else list(value) if name == "tags" else value
     return record
 
 
-def article_from_record(d: dict[str, Any]) -> Article:
-    """The inverse of ``article_to_record``."""
+def article_from_record(d: dict[str, Any], source: str | None = None, *, id: str | None = None,
+                        content_hash: str | None = None) -> Article:
+    """The inverse of ``article_to_record``; the outer record gives ``source``, ``id`` and
+    ``content_hash`` (records of state version 1 also held them inside)."""
     published_at = datetime.fromisoformat(d["published_at"])
     extra = {k: d[k] for k in _DEFAULTS if k in d}
     extra["categories"] = tuple(tuple(p) for p in d.get("categories", ()))
     extra["tags"] = tuple(d.get("tags", ()))
-    return Article(source=d["source"], id=d["id"], title=d["title"], url=d["url"], published_at=published_at,
+    extra["content_hash"] = content_hash if content_hash is not None else d.get("content_hash", "")
+    return Article(source=source if source is not None else d["source"], id=id if id is not None else d["id"],
+                   title=d["title"], url=d["url"], published_at=published_at,
                    updated_at=datetime.fromisoformat(d["updated_at"]) if "updated_at" in d else published_at,
                    **extra)
 
@@ -131,7 +140,8 @@ def current_articles(state: State, now: datetime | None = None) -> list[Article]
     for rel, rec in state.articles.items():
         key = (rel, rec["hash"], rec["id"], fingerprint)
         article = _decoded.get(key)
-        live[key] = article if article is not None else article_from_record(rec["article"])
+        live[key] = article if article is not None else article_from_record(rec["article"], rel, id=rec["id"],
+                                                                                content_hash=rec["hash"])
     _decoded.clear()
     _decoded.update(live)
     articles = [a for a in live.values() if now is None or a.published_at <= now]

@@ -87,11 +87,13 @@ class Engine:
 
     # --- scanning and feeds (worker thread in `run`) ------------------------------------
     def scan_and_build(self, now: datetime | None = None, *, progress: Callable[[int, int], None] | None = None) -> CycleReport:
-        """Scan the folder, refresh the catalog and write the feeds that changed.
+        """Scan the folder, refresh the catalog, write the feeds that changed, save the scan document.
 
         The scan works on a copy of the scan sections and swaps it in at the end, under
         ``_state_lock``: a loop-side ``save`` never serialises a half-updated dict, and a scan
-        aborted by ``progress`` raising (shutdown) leaves the state as it was.
+        aborted by ``progress`` raising (shutdown) leaves the state as it was. The scan document
+        is saved here, in the scan's thread and before anything is planned from it (the crash
+        rule in ``bot.state``); a scan that changed nothing writes nothing.
         """
         with self._scan_lock:  # at most one scan at a time
             started = utcnow()
@@ -103,6 +105,7 @@ class Engine:
             work.meta["last_scan_at"] = now.isoformat()
             self._commit(work, base_meta)
             self.catalog = catalog
+            self.save_scan()
             finished = utcnow()
             cycle = CycleReport(report, len(feeds.written), len(feeds.removed), finished,
                                 (finished - started).total_seconds())
@@ -176,12 +179,30 @@ class Engine:
                                      now=utcnow, sleep=sleep, alert=alert, stop=stop)  # type: ignore[arg-type]
 
     def _save_now(self) -> None:
-        self.save()
+        """The drain's save, around each channel post: the small posts document only."""
+        with self._state_lock:
+            self.store.save(self.state, parts=("posts",))
 
     def save(self) -> bool:
-        """Write the state if it changed; safe from the loop while a scan runs in its thread."""
+        """Write what changed; safe from the loop while a scan runs in its thread.
+
+        The scan document is the scan thread's to write (``scan_and_build``), so while a scan
+        runs this writes the posts document only and never waits for the articles' encoding.
+        """
+        wrote = False if self.scan_running else self.save_scan()
         with self._state_lock:
-            return self.store.save(self.state)
+            return self.store.save(self.state, parts=("posts",)) or wrote
+
+    def save_scan(self) -> bool:
+        """Write the scan document if the articles, bad files, feeds or scan meta changed.
+
+        Encoded outside ``_state_lock``: those sections are only ever replaced (under the lock),
+        never changed in place, so the loop keeps answering and saving posts meanwhile.
+        """
+        if not self.store.path.exists():  # the first save of a folder: the posts document goes first
+            with self._state_lock:
+                self.store.save(self.state, parts=("posts",))
+        return self.store.save(self.state, parts=("scan",))
 
 
 def _log_scan(cycle: CycleReport) -> None:

@@ -20,6 +20,7 @@ from bot import __version__, stateschema
 from bot.config import Settings
 from bot.errors import StateError
 from bot.state import State, StateStore
+from bot.stateio import PartFile
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 
@@ -28,14 +29,18 @@ def _mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.2f} MB"
 
 
-def _file_report(path: Path) -> tuple[bool, str]:
+def _file_report(path: Path, kind: str) -> tuple[bool, str]:
     try:
-        doc = stateschema.decode(path.read_bytes())
+        loaded = PartFile(path, kind).read_file(path)
     except (StateError, OSError) as exc:
         return False, f"{path.name}: DAMAGED: {exc}"
     saved_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return True, (f"{path.name}: ok, version {doc['version']}, {_mb(path)}, saved {saved_at}, "
-                  f"{len(doc['articles'])} articles, {len(doc['posts'])} post records")
+    if loaded.whole is not None:
+        doc = loaded.whole
+        what = f"{len(doc['articles'])} articles, {len(doc['posts'])} post records (older format, converted on save)"
+    else:
+        what = f"{len(loaded.big)} {'post records' if kind == 'posts' else 'articles'}"
+    return True, f"{path.name}: ok, {_mb(path)}, saved {saved_at}, {what}"
 
 
 def summary_lines(state: State) -> list[str]:
@@ -55,13 +60,16 @@ def state_check(settings: Settings, args: argparse.Namespace) -> int:
     store = StateStore(settings.state_dir)
     print(f"state folder: {store.state_dir}")
     healthy = True
-    for path in (store.path, store.backup_path, store.legacy_path):
-        if path.exists():
-            ok, line = _file_report(path)
-            healthy = healthy and (ok or path != store.path)
-            print(line)
-        elif path == store.path:
-            print(f"{path.name}: missing")
+    for kind, part in (("posts", store.files["posts"]), ("scan", store.files["scan"])):
+        for path in (part.path, part.backup):
+            if path.exists():
+                ok, line = _file_report(path, kind)
+                healthy = healthy and (ok or path != part.path)
+                print(line)
+            elif path == part.path:
+                print(f"{path.name}: missing")
+    if store.legacy_path.exists():
+        print(f"{store.legacy_path.name}: from newsbot 0.x, converted on the next save")
     owner = store.lock_owner()
     print(f"lock: {'held by ' + owner if owner else 'free'}")
     try:
@@ -71,8 +79,7 @@ def state_check(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     if store.recovered_from_backup:
         healthy = False
-        print(f"PROBLEM: {store.recovery_reason}; the next start recovers the previous copy "
-              f"({store.backup_path.name}) and alerts the admins")
+        print(f"PROBLEM: {store.recovery_reason}; the next start does the same and alerts the admins")
     elif not store.path.exists() and not store.legacy_path.exists():
         print("no state yet: the first run records every existing article as seen")
     for line in summary_lines(state):

@@ -1,10 +1,11 @@
-"""The state document on disk: encoding, integrity, validation and migrations (pure).
+"""The state document: encoding, integrity, validation and migrations (pure).
 
-The file is one JSON document, compressed with Zstandard. Compression is what keeps a
-100,000-article state under 40 MB (the JSON alone is ~140 MB), and the zstd frame carries
-an XXH64 checksum of the JSON, so a torn, truncated or bit-flipped file fails to decode
-instead of loading half a state. Plain JSON (an export, or a file from an older newsbot)
-is accepted too: the first byte tells them apart.
+The whole state is one JSON document (the shape of an export, and of the version 0 and 1
+files). On disk since version 2 it is kept as two documents (see ``bot.state``), each
+compressed with Zstandard: compression keeps a 100,000-article state under 40 MB, and every
+zstd frame carries an XXH64 checksum, so a torn, truncated or bit-flipped file fails to
+decode instead of loading half a state. Plain JSON (an export, or a file from an older
+newsbot) is accepted too: the first byte tells them apart.
 
 orjson, not the stdlib: on 100,000 articles it encodes ~10x and decodes ~3x faster, which
 is the difference between a ~1 s and a ~4 s load + save.
@@ -14,6 +15,8 @@ Version history (``MIGRATIONS`` moves a document one version forward; each has a
     0  newsbot 0.x, plain JSON: ``posts`` a list of records carrying their ``id``;
        ``paused`` and ``initialized_at`` top-level; no ``feeds`` section.
     1  ``posts`` keyed by article id; flags live in ``meta``; zstd container.
+    2  article records no longer repeat ``source`` (their key) and ``content_hash`` (their
+       ``hash``) inside ``article``; on disk, split into a posts and a scan document.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ try:  # Python 3.14+ ships zstd; older ones use the backport of that very module
 except ImportError:  # pragma: no cover - depends on the interpreter
     from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 SECTIONS: dict[str, type] = {"meta": dict, "articles": dict, "posts": dict, "queue": list, "bad": dict, "feeds": dict}
 POST_STATUSES = frozenset({"pending", "in_flight", "sent", "unknown", "failed", "skipped", "seen"})
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -118,7 +121,17 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
             "queue": doc.get("queue") or [], "bad": doc.get("bad") or {}, "feeds": {}}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1}
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Article records lose the copies of their key and hash (~20% of the document)."""
+    for rec in (doc.get("articles") or {}).values():
+        art = rec.get("article") if isinstance(rec, dict) else None
+        if isinstance(art, dict):
+            art.pop("source", None)
+            art.pop("content_hash", None)
+    return {**doc, "version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def migrate(doc: dict[str, Any]) -> dict[str, Any]:
@@ -158,11 +171,8 @@ def _iter_problems(doc: dict[str, Any]) -> Iterator[str]:
     # Fast pass first (one comprehension per section, ~20 ms per 100,000 records); the
     # detailed messages are built only for the records that failed it.
     articles, posts = doc["articles"], doc["posts"]
-    yield from _article_problems({k: rec for k, rec in articles.items() if not _article_ok(rec)})
-    for key in [k for k, rec in posts.items() if type(rec) is not dict or rec.get("status") not in POST_STATUSES]:
-        rec = posts[key]
-        yield (f"posts.{key}.status: unknown value {rec.get('status')!r}" if isinstance(rec, dict)
-               else f"posts.{key}: not an object")
+    yield from article_problems(articles)
+    yield from post_problems(posts)
     for i, key in enumerate(doc["queue"]):
         if type(key) is not str:
             yield f"queue[{i}]: not a string: {key!r}"
@@ -174,12 +184,24 @@ def _iter_problems(doc: dict[str, Any]) -> Iterator[str]:
             yield f"feeds.{key}: not a string"
 
 
+def post_problems(posts: dict[str, Any]) -> Iterator[str]:
+    for key in [k for k, rec in posts.items() if not isinstance(rec, dict) or rec.get("status") not in POST_STATUSES]:
+        rec = posts[key]
+        yield (f"posts.{key}.status: unknown value {rec.get('status')!r}" if isinstance(rec, dict)
+               else f"posts.{key}: not an object")
+
+
 def _article_ok(rec: Any) -> bool:
     if type(rec) is not dict or type(rec.get("mtime_ns")) is not int or type(rec.get("size")) is not int:
         return False
     art = rec.get("article")
     return (type(art) is dict and type(rec.get("id")) is str and rec["id"] != "" and type(art.get("url")) is str
             and type(art.get("title")) is str and type(art.get("published_at")) is str)
+
+
+def article_problems(articles: dict[str, Any]) -> Iterator[str]:
+    """Problems of the given article records (all of them on load; the changed ones on save)."""
+    return _article_problems({k: rec for k, rec in articles.items() if not _article_ok(rec)})
 
 
 def _article_problems(articles: dict[str, Any]) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,28 @@ def cli(dirs: dict[str, Path], *argv: str) -> int:
 
 
 def scanned(dirs: dict[str, Path]) -> State:
-    """A real state: the sample site scanned once (a first run records a baseline)."""
+    """A real state: the sample site scanned once (a first run records a baseline), then saved
+    once more with a change in both documents, so each has a previous copy."""
     assert cli(dirs, "scan") == 0
-    assert cli(dirs, "scan") == 0  # a second save, so a backup exists
+    with StateStore(dirs["state"]) as store:
+        state = store.load()
+        state.meta["note"] = "second save"
+        state.feeds["extra.xml"] = "fingerprint"
+        assert store.save(state)
     return StateStore(dirs["state"]).load()
+
+
+def stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.iterdir() if p.name != "lock"}
+
+
+def test_a_build_that_finds_nothing_new_leaves_the_state_files_untouched(dirs) -> None:
+    assert cli(dirs, "build") == 0
+    before = stamps(dirs["state"])
+    assert set(before) == {"state.json.zst", "scan.json.zst"}
+    time.sleep(0.01)
+    assert cli(dirs, "build") == 0
+    assert stamps(dirs["state"]) == before
 
 
 def test_check_on_a_new_folder_says_first_run(dirs, capsys) -> None:
@@ -45,7 +64,7 @@ def test_check_reports_a_healthy_state(dirs, capsys) -> None:
     capsys.readouterr()
     assert cli(dirs, "state", "check") == 0
     out = capsys.readouterr().out
-    assert f"{len(state.articles)} articles" in out and "state.json.zst: ok, version 1" in out
+    assert "scan.json.zst: ok" in out and f"{len(state.articles)} articles" in out and "state.json.zst: ok" in out
     assert f"{len(state.posts)} seen" in out and "lock: free" in out and "state is healthy" in out
 
 
@@ -56,7 +75,7 @@ def test_check_flags_a_damaged_file_and_names_the_way_out(dirs, capsys) -> None:
     capsys.readouterr()
     assert cli(dirs, "state", "check") == 1
     out = capsys.readouterr().out
-    assert "state.json.zst: DAMAGED" in out and "recovers the previous copy" in out
+    assert "state.json.zst: DAMAGED" in out and "recovered the previous copy" in out
     flip_a_byte(store.backup_path)
     assert cli(dirs, "state", "check") == 1
     assert "newsbot state reset --baseline" in capsys.readouterr().out
@@ -76,7 +95,7 @@ def test_export_then_import_on_another_host_gives_the_same_state(dirs, tmp_path:
     exported = tmp_path / "export.json"
     assert cli(dirs, "state", "export", "--output", str(exported)) == 0
     doc = json.loads(exported.read_text(encoding="utf-8"))  # portable, plain JSON
-    assert doc["version"] == 1 and len(doc["articles"]) == len(state.articles) and "exported" in doc
+    assert doc["version"] == 2 and len(doc["articles"]) == len(state.articles) and "exported" in doc
     other = {**dirs, "state": tmp_path / "new-host-state"}
     assert cli(other, "state", "import", str(exported)) == 0
     assert StateStore(other["state"]).load() == state
@@ -96,8 +115,11 @@ def test_import_keeps_the_previous_state_and_migrates_old_files(dirs, tmp_path: 
     assert cli(dirs, "state", "import", str(old_file)) == 0
     assert "state.json.zst.before-import" in capsys.readouterr().out
     assert StateStore(dirs["state"]).load().posts == {"tag:x,2025:/a/": {"status": "sent", "message_id": 5, "source": "a.md"}}
-    kept = dirs["state"] / "state.json.zst.before-import"
-    assert State.from_json_bytes(kept.read_bytes()) == before
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    for name in ("state.json.zst", "scan.json.zst"):  # both documents were kept
+        (restored / name).write_bytes((dirs["state"] / f"{name}.before-import").read_bytes())
+    assert StateStore(restored).load() == before
 
 
 @pytest.mark.parametrize("content", [b"{\"version\": 1, \"posts\": {}}", b"not json", b""])
