@@ -266,7 +266,7 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
             ids = ids or {rec["id"] for rec in state.articles.values()}
             out.new.append(rel)
         record = article_to_record(article)
-        record["id"] = article_id = old["id"] if old else new_id(article, settings, ids)
+        article_id = old["id"] if old else new_id(article, settings, ids)
         ids.add(article_id)
         if old is not None and is_known:
             if old["hash"] != article.content_hash or old["article"] != record:
