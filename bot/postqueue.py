@@ -37,6 +37,7 @@ __all__ = ["DrainReport", "Publisher", "drain", "plan_posts", "recover_in_flight
            "pending", "problems", "article_fingerprint", "parse_iso"]
 
 logger = logging.getLogger(__name__)
+BASELINE_REASON = "existed before the first run"
 
 
 def article_fingerprint(article: Article) -> str:
@@ -47,7 +48,10 @@ def article_fingerprint(article: Article) -> str:
 
 
 def _new_record(article: Article, status: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
-    """A post record; "seen" ones stay small, since a site's whole history becomes them."""
+    """A post record. "seen" ones are tiny (a site's whole history becomes them): the status, and
+    a reason only when it is not the first-run baseline."""
+    if status == "seen":
+        return {"status": status, "reason": reason} if reason and reason != BASELINE_REASON else {"status": status}
     rec: dict[str, Any] = {"status": status, "source": article.source, "updated_at": iso(now)}
     if reason:
         rec["reason"] = reason
@@ -78,7 +82,7 @@ def _baseline(state: State, articles: Sequence[Article], settings: Settings, now
     due.sort(key=lambda a: a.published_at, reverse=True)
     chosen = due[:backfill] if backfill > 0 else []
     for article in due[len(chosen):]:
-        state.posts[article.id] = _new_record(article, "seen", now, "existed before the first run")
+        state.posts[article.id] = _new_record(article, "seen", now, BASELINE_REASON)
     logger.info("First run: %d existing articles recorded as seen, %d queued (backfill)", len(due) - len(chosen),
                 len(chosen))
     return _enqueue(state, chosen, now)
@@ -86,6 +90,8 @@ def _baseline(state: State, articles: Sequence[Article], settings: Settings, now
 
 def _plan_change(rec: dict[str, Any], article: Article, settings: Settings, now: datetime, state: State) -> None:
     """A posted article changed: queue an edit of its message (or just note the change)."""
+    if rec["status"] == "seen":
+        return
     rec["source"] = article.source
     if rec["status"] not in {"sent", "pending"}:
         return
