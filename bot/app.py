@@ -1,10 +1,11 @@
 """``newsbot run``: one asyncio process with the PTB Application, its JobQueue and the web server.
 
-Lifecycle, in order: lock the state folder (a second instance stops here, before any network
-call); build the Application; connect to Telegram; alert admins about anything a crash left
-behind; register the command menu and the jobs; poll (or take webhooks) until SIGTERM/SIGINT;
-then stop polling, let an in-flight send finish or record it as unknown, save, and exit 0 --
-all within ``SHUTDOWN_S``. Without a token the same schedule runs and posts are only logged.
+In order: lock the state folder (a second instance stops here, before any network call); settle
+what a crash left behind; start the web server and the scan schedule, so feeds and /healthz never
+wait for Telegram; connect to Telegram in the background, with back-off through an outage, then
+alert admins, set the command menu, take updates and post. SIGTERM/SIGINT: stop polling, finish
+or record the in-flight send, let jobs return, save, exit 0, within ``SHUTDOWN_S``. Without a
+token the same schedule runs and posts are only logged.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from telegram import Bot, BotCommandScopeChat, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram import Bot, Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
 from bot import __version__, alerts, postqueue
 from bot.alerts import Alerts
-from bot.commands import bot_commands
+from bot.commands import set_menu
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.handlers import SERVICE_KEY, add_handlers
@@ -37,11 +38,12 @@ from bot.service import Engine, open_engine, utcnow
 from bot.state import StateStore
 
 logger = logging.getLogger(__name__)
+App = Application[Any, Any, Any, Any, Any, Any]
 
 SHUTDOWN_S = 9.0  # everything after the signal, so the process is gone within 10 s
 PREVIEW_TOKEN = "0:preview"  # builds a JobQueue-only Application when there is no token
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # never channel posts
-CONNECT_ATTEMPTS = 5
+CONNECT_FIRST_WAIT_S, CONNECT_MAX_WAIT_S = 2.0, 60.0  # back-off between attempts to reach Telegram
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -73,7 +75,7 @@ async def make_bot(settings: Settings) -> AsyncIterator[tuple[Bot, TelegramPubli
 
 
 def build_application(settings: Settings, engine: Engine, *, http: httpx.AsyncClient | None = None,
-                      store: StateStore | None = None) -> Application[Any, Any, Any, Any, Any, Any]:
+                      store: StateStore | None = None) -> App:
     """The Application with handlers, error handler and a ``Service`` in ``bot_data``."""
     token = settings.bot_token or PREVIEW_TOKEN
     app = (ApplicationBuilder().token(token).base_url(settings.api_url).base_file_url(file_url(settings.api_url))
@@ -99,53 +101,83 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await service.alerts(alerts.ERROR, f"Unexpected error{where}: {type(exc).__name__}: {exc}")
 
 
-async def on_startup(app: Application[Any, Any, Any, Any, Any, Any], store: StateStore) -> None:
+async def on_startup(app: App, store: StateStore) -> None:
     """What a previous run left behind, and the command menu."""
     service: Service = app.bot_data[SERVICE_KEY]
+    await announce(app, recover(service, store))
+
+
+def recover(service: Service, store: StateStore) -> list[tuple[str, str]]:
+    """Settle what a previous run left behind (before any scan or post); the alerts it calls for."""
+    found: list[tuple[str, str]] = []
     if getattr(store, "recovered_from_backup", False):
         reason = getattr(store, "recovery_reason", "") or "the state file was unreadable"
-        await service.alerts(alerts.RECOVERED, f"State recovered from its backup ({reason}); the last changes "
-                                               "before that may be missing: check /queue and /retry.")
+        found.append((alerts.RECOVERED, (f"State recovered from its backup ({reason}); the last changes "
+                                         "before that may be missing: check /queue and /retry.")))
     unknown = postqueue.recover_in_flight(service.engine.state)
     if unknown:
         service.engine.save()
-        await service.alerts(alerts.IN_FLIGHT, f"{len(unknown)} post(s) were being sent when newsbot stopped and "
-                                               "may or may not be in the channel. /retry to repost or mark done.")
-    if service.settings.bot_token:
-        await _set_commands(app.bot, service.settings.admin_ids)
+        found.append((alerts.IN_FLIGHT, (f"{len(unknown)} post(s) were being sent when newsbot stopped and "
+                                         "may or may not be in the channel. /retry to repost or mark done.")))
     if not service.settings.admin_ids:
         logger.warning("TELEGRAM_ADMIN_IDS is empty: nobody can use admin commands")
     if service.settings.bot_token and not service.settings.channel_id:
         logger.warning("TELEGRAM_CHANNEL_ID is not set: posts are only logged")
+    return found
 
 
-async def _set_commands(bot: Bot, admin_ids: list[int]) -> None:
-    """The command menu, shown only in each admin's chat with the bot."""
-    for admin in admin_ids:
+async def announce(app: App, found: list[tuple[str, str]]) -> None:
+    """The start-up alerts and the command menu, once Telegram can be reached."""
+    service: Service = app.bot_data[SERVICE_KEY]
+    for kind, text in found:
+        await service.alerts(kind, text)
+    if service.settings.bot_token:
+        await set_menu(app.bot, service.settings.admin_ids)
+
+
+async def _go_online(app: App, service: Service, found: list[tuple[str, str]]) -> bool:
+    """Connect (getMe), take updates, alert, then post; retried with back-off until it works.
+
+    Each failure is one WARNING line (INFO while the reason stays the same), never a traceback.
+    False on a rejected token: the service stops and exits 1, as retrying cannot help.
+    """
+    wait_s, last_reason = CONNECT_FIRST_WAIT_S, ""
+    while not service.stop.is_set():
         try:
-            await bot.set_my_commands(bot_commands(), scope=BotCommandScopeChat(admin))
-        except TelegramError as exc:
-            logger.info("No command menu for admin %s yet (%s): they must start a chat with the bot first",
-                        admin, exc.message)
-
-
-async def _connect(app: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event) -> bool:
-    """``initialize`` (getMe) with a few retries for a flaky network; False on a bad token."""
-    for attempt in range(CONNECT_ATTEMPTS):
-        try:
-            await app.initialize()
-            return True
+            await app.initialize()  # at once when done already
+            await _take_updates(app, service.settings)
         except InvalidToken:
             logger.error("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather")
+            service.stop.set()
             return False
-        except NetworkError as exc:
-            logger.warning("Cannot reach Telegram (%s); retrying", exc.message)
+        except TelegramError as exc:
+            logger.log(logging.INFO if exc.message == last_reason else logging.WARNING,
+                       "Cannot reach Telegram (%s); feeds and scans go on, posting waits. Retrying in %.0f s",
+                       exc.message, wait_s)
+            last_reason = exc.message
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2.0 * 2**attempt)
-            if stop.is_set():
-                return False
-    logger.error("Could not reach Telegram after %d attempts", CONNECT_ATTEMPTS)
-    return False
+                await asyncio.wait_for(service.stop.wait(), wait_s)
+            wait_s = min(wait_s * 2, CONNECT_MAX_WAIT_S)
+            continue
+        await announce(app, found)
+        service.online = True
+        service.kick_drain()
+        logger.info("Telegram connected: %s", _mode(service.settings))
+        return True
+    return True
+
+
+async def _take_updates(app: App, settings: Settings) -> None:
+    """Start the update fetcher, then long polling or the webhook (each step once, so retries resume)."""
+    if not app.running:
+        await app.start()  # the job queue already runs
+    if settings.webhook_url:
+        from bot import webhook
+
+        await app.bot.set_webhook(webhook.webhook_public_url(settings), allowed_updates=ALLOWED_UPDATES,
+                                  secret_token=webhook.webhook_secret(settings.bot_token))
+    elif app.updater is not None and not app.updater.running:
+        await app.updater.start_polling(timeout=10, allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error)
 
 
 def run_service(settings: Settings, args: object = None) -> int:
@@ -153,9 +185,7 @@ def run_service(settings: Settings, args: object = None) -> int:
     if settings.webhook_url and not settings.http:
         raise ConfigError(["webhook_url: needs http (HOST:PORT) or $PORT to receive the webhook on"])
     engine, store = open_engine(settings)
-    # The scan thread holds the GIL most of the time; a shorter switch interval lets the event loop
-    # take it back sooner, so commands are answered in tens of ms during a scan instead of hundreds.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the scan thread holds the GIL: commands answer in ms, not 100s
     try:
         return asyncio.run(serve(settings, engine, store))
     finally:
@@ -163,10 +193,10 @@ def run_service(settings: Settings, args: object = None) -> int:
 
 
 async def serve(settings: Settings, engine: Engine, store: StateStore, *,
-                ready: Callable[[Application[Any, Any, Any, Any, Any, Any]], None] | None = None) -> int:
+                ready: Callable[[App], None] | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``Service.stop`` is set); the state folder is already locked.
 
-    ``ready`` is called with the running Application (tests and benchmarks steer it through it).
+    ``ready`` is called with the Application once feeds and scans run, perhaps before Telegram answers.
     """
     async with image_client(settings) as http:
         app = build_application(settings, engine, http=http, store=store)
@@ -174,21 +204,35 @@ async def serve(settings: Settings, engine: Engine, store: StateStore, *,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, _on_signal, service, sig)
+        online: asyncio.Task[bool] | None = None
         try:
-            if settings.bot_token and not await _connect(app, service.stop):
-                return 0 if service.stop.is_set() else 1
-            web = await _start(app, service, store)
-            logger.info("newsbot %s running: %s", __version__, _mode(settings))
+            found = recover(service, store)
+            web = await _start(app, service)
+            if settings.bot_token:
+                online = asyncio.create_task(_go_online(app, service, found), name="newsbot-connect")
+            else:
+                await announce(app, found)
+            logger.info("newsbot %s running: %s", __version__, "connecting to Telegram" if online else _mode(settings))
             if ready is not None:
                 ready(app)
             await service.stop.wait()
             logger.info("Stopping")
+            code = await _connected(online) if online is not None else 0
             await _stop(app, service, web)
             logger.info("Stopped; state saved")
-            return 0
+            return code
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+
+async def _connected(online: asyncio.Task[bool]) -> int:
+    """Stop trying to connect; the exit code: 1 if the token was rejected."""
+    online.cancel()  # a no-op once connected
+    [outcome] = await asyncio.gather(online, return_exceptions=True)
+    if isinstance(outcome, Exception):
+        logger.error("Connecting to Telegram failed: %s", outcome, exc_info=outcome)
+    return 1 if outcome is False else 0
 
 
 def _on_signal(service: Service, sig: signal.Signals) -> None:
@@ -202,11 +246,10 @@ def _mode(settings: Settings) -> str:
     return "webhook" if settings.webhook_url else "long polling"
 
 
-async def _start(app: Application[Any, Any, Any, Any, Any, Any], service: Service, store: StateStore) -> Any:
-    """Startup hooks, the web server if asked, the jobs, then updates (polling or webhook)."""
+async def _start(app: App, service: Service) -> Any:
+    """The web server if asked, then the scheduler and its jobs: nothing here needs Telegram."""
     settings = service.settings
-    await on_startup(app, store)
-    server, secret = None, ""
+    server = None
     if settings.http:
         from bot import web, webhook  # tornado is only needed in web mode
 
@@ -215,19 +258,9 @@ async def _start(app: Application[Any, Any, Any, Any, Any, Any], service: Servic
         server = await web.start_http(settings, lambda: _health(service), extra_handlers=extra)
         service.web_url = server.url
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
-    if settings.bot_token:
-        await app.start()
-    else:
-        await app.job_queue.start()
+    service.online = not settings.bot_token  # with a token, posting starts once Telegram answers
+    await app.job_queue.start()
     service.schedule(app.job_queue)  # after the scheduler started, so the first scan is now
-    if settings.bot_token and settings.webhook_url:
-        from bot import webhook
-
-        await app.bot.set_webhook(webhook.webhook_public_url(settings), secret_token=secret,
-                                  allowed_updates=ALLOWED_UPDATES)
-    elif settings.bot_token:
-        assert app.updater is not None
-        await app.updater.start_polling(timeout=10, allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error)
     return server
 
 
@@ -243,7 +276,7 @@ def _health(service: Service) -> Any:
                       service.started_at, utcnow())
 
 
-async def _stop(app: Application[Any, Any, Any, Any, Any, Any], service: Service, server: Any) -> None:
+async def _stop(app: App, service: Service, server: Any) -> None:
     """Stop taking updates, finish or record the in-flight post, save; bounded by SHUTDOWN_S."""
     try:
         async with asyncio.timeout(SHUTDOWN_S):
@@ -253,9 +286,9 @@ async def _stop(app: Application[Any, Any, Any, Any, Any, Any], service: Service
             if server is not None:
                 await server.stop()
             if app.running:
-                await app.stop()
+                await app.stop()  # waits for running jobs: they return at once now that the service stopped
             elif app.job_queue is not None:
-                await app.job_queue.stop(wait=False)
+                await app.job_queue.stop(wait=True)  # not wait=False: that cancels them and APScheduler logs an ERROR
             if service.settings.bot_token:
                 await app.shutdown()
     except TimeoutError:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 
-from telegram import BotCommand
+from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,16 @@ def listed_commands() -> tuple[Command, ...]:
 def bot_commands() -> list[BotCommand]:
     """For ``set_my_commands``: Telegram allows 3-256 characters of description."""
     return [BotCommand(c.name, c.description[:256]) for c in listed_commands()]
+
+
+async def set_menu(bot: Bot, admin_ids: list[int]) -> None:
+    """The command menu, shown only in each admin's chat with the bot."""
+    for admin in admin_ids:
+        try:
+            await bot.set_my_commands(bot_commands(), scope=BotCommandScopeChat(admin))
+        except TelegramError as exc:
+            logger.info("No command menu for admin %s yet (%s): they must start a chat with the bot first",
+                        admin, exc.message)
 
 
 def usage(name: str) -> str:

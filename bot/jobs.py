@@ -50,6 +50,8 @@ class Service:
                  http: httpx.AsyncClient | None = None) -> None:
         self.settings, self.engine, self.alerts, self.publisher, self.http = settings, engine, alert, publisher, http
         self.live = publisher is not None and not isinstance(publisher, PreviewPublisher)
+        # False while `newsbot run` is still connecting to Telegram: scans and feeds go on, posts wait.
+        self.online = True
         self.preview = publisher if isinstance(publisher, PreviewPublisher) else PreviewPublisher(_log_post)
         self.stop = asyncio.Event()
         self.started_at = utcnow()
@@ -68,7 +70,7 @@ class Service:
             done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopper.cancel()
-        return task.result() if task in done else None
+        return task.result() if task in done and not task.cancelled() else None  # cancelled: at shutdown
 
     def _start(self, current: asyncio.Task[T] | None, coro: Callable[[], Coroutine[Any, Any, T]], name: str) -> asyncio.Task[T]:
         if current is not None and not current.done():
@@ -102,11 +104,11 @@ class Service:
 
     def kick_drain(self) -> None:
         """Post what is due soon, without waiting."""
-        if self.live and not self.stop.is_set():
+        if self.live and self.online and not self.stop.is_set():
             self._drain_task = self._start(self._drain_task, self._drain_once, "newsbot-drain")
 
     async def drain(self) -> postqueue.DrainReport | None:
-        if not self.live or self.stop.is_set():
+        if not (self.live and self.online) or self.stop.is_set():
             return None
         self._drain_task = self._start(self._drain_task, self._drain_once, "newsbot-drain")
         return await self._until_stopped(self._drain_task)
@@ -118,6 +120,7 @@ class Service:
 
     async def _scan_once(self) -> CycleReport | None:
         bad_before = {k: v.get("reason") for k, v in self.engine.state.bad.items()}
+        logger.debug("Scan started")
         try:
             cycle = await run_in_daemon_thread(lambda: self.engine.scan_and_build(progress=self._progress),
                                                "newsbot-scan")
@@ -240,17 +243,25 @@ class Service:
 
     # --- shutdown ---------------------------------------------------------------------
     async def close(self, grace_s: float = DRAIN_GRACE_S) -> None:
-        """Stop work: let an in-flight send finish (bounded), record the rest as unknown, save."""
+        """Stop work: let an in-flight send and a scan finish (bounded), record the rest as unknown, save.
+
+        A scan stops at its next file (or finishes its feeds); waiting for it means the process
+        never exits with worker processes of the scan still starting.
+        """
         self.stop.set()
         self._cancel_scan.set()
+        if self.job_queue is not None and self.job_queue.scheduler.running:
+            self.job_queue.scheduler.pause()  # no new job runs: stopping the queue then waits for none it would cancel
+        work = {t for t in (self._drain_task, self._scan_task) if t is not None and not t.done()}
+        if work:
+            await asyncio.wait(work, timeout=grace_s)
         task = self._drain_task
         if task is not None and not task.done():
-            done, _ = await asyncio.wait({task}, timeout=grace_s)
-            if not done:
-                logger.warning("A channel post was still being sent at shutdown; recording it as unknown")
-                task.cancel()
-                await asyncio.wait({task}, timeout=1.0)
+            logger.warning("A channel post was still being sent at shutdown; recording it as unknown")
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         if self._scan_task is not None and not self._scan_task.done():
+            logger.info("A scan was still running at shutdown; it is dropped (the next start scans again)")
             self._scan_task.cancel()
         unknown = postqueue.recover_in_flight(self.engine.state)
         if unknown:

@@ -18,6 +18,9 @@ from bot.state import StateStore
 from tests.fakebotapi import RemoteFake
 from tests.servicekit import ADMIN, CHANNEL, SAMPLE_SITE
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from gen_corpus import generate  # bench/ is not a package
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,3 +158,25 @@ def test_the_token_appears_in_no_output_and_no_file(tmp_path: Path, fake: Remote
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     assert SECRET.encode() not in StateStore(bot.state_dir).load().to_json_bytes()
+
+
+@pytest.fixture(scope="module")
+def big_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough articles that the first scan takes seconds, not milliseconds."""
+    site = tmp_path_factory.mktemp("big") / "site"
+    generate(site, 3000)
+    return site
+
+
+@pytest.mark.parametrize("token", [TOKEN, ""], ids=["token", "no-token"])
+def test_sigterm_during_a_scan_logs_no_error(tmp_path: Path, fake: RemoteFake, newsbots: list[Newsbot],
+                                             big_site: Path, token: str) -> None:
+    shutil.copytree(big_site, tmp_path / "site")
+    bot = Newsbot(tmp_path, fake, token=token, level="DEBUG")
+    newsbots.append(bot)
+    bot.wait_for(lambda: "Scan started" in bot.log, timeout=30)
+    assert "Scan done" not in bot.log  # the signal lands in the middle of the scan
+    code, seconds = bot.terminate()
+    assert code == 0 and seconds < 10, bot.log
+    assert "Traceback" not in bot.log, bot.log
+    assert not [line for line in bot.log.splitlines() if " ERROR " in line or " CRITICAL " in line], bot.log
