@@ -143,6 +143,9 @@ def _posted(report: DrainReport, state: State, settings: Settings) -> int:
 
 def _paused(state: State, waiting: int) -> int:
     reason = state.meta.get("pause_reason") or "no reason recorded"
+    if reason.startswith("paused by admin"):  # deliberate: say so, but don't fail every cron run
+        print(f"posting is paused ({reason}); {waiting} post(s) wait for /resume or `newsbot resume`")
+        return 0
     _problem(f"posting is paused ({reason}); {waiting} post(s) wait. Fix the channel (the bot must be an "
              "admin allowed to post there), then run `newsbot resume` (or send /resume to the bot)")
     return 1

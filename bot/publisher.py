@@ -94,7 +94,8 @@ def is_photo_error(exc: TelegramError) -> bool:
 
 def map_error(exc: TelegramError, *, sending: bool) -> PublishError:
     """Our error for a telegram.error; ``sending`` says whether a repeat could post twice."""
-    text = f"{type(exc).__name__}: {exc.message}"
+    name = type(exc).__name__
+    text = exc.message if exc.message.startswith(f"{name}:") else f"{name}: {exc.message}"  # PTB keeps "Forbidden:"
     if isinstance(exc, RetryAfter):
         return PublishError(text, transient=True, retry_after_s=retry_after_s(exc))
     if isinstance(exc, (Forbidden, InvalidToken, ChatMigrated)):

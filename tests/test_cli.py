@@ -311,3 +311,20 @@ def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setattr(commands_cli, "build", interrupted)
     assert cli(tmp_path, "build", "--articles", str(SITE), *folders(tmp_path)) == 130
     assert capsys.readouterr().err.strip() == "newsbot: interrupted"
+
+
+def test_a_deliberate_pause_holds_posts_without_failing_cron(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.state import StateStore
+
+    with FakeBotAPI.running() as fake:
+        env = cron_env(fake.base_url)
+        queue_one(tmp_path, env)
+        store = StateStore(tmp_path / "state")
+        state = store.load()
+        state.meta.update(paused=True, pause_reason="paused by admin 42")
+        store.save(state)
+        store.release()
+        capsys.readouterr()
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 0
+        assert "posting is paused (paused by admin 42); 1 post(s) wait" in capsys.readouterr().out
+        assert not [m for m in fake.sent_messages(CHANNEL) if "New 新" in (m.get("text") or "")]

@@ -163,6 +163,8 @@ async def test_permanent_errors_are_classified(fake: FakeBotAPI, publisher: Tele
         await publisher.send(post())
     assert not info.value.transient
     assert TOKEN not in str(info.value)
+    words = str(info.value).split()
+    assert words[0] != words[1], str(info.value)  # "Forbidden: bot is not …", never "Forbidden: Forbidden: …"
 
 
 async def test_flood_wait_is_reported_exactly(fake: FakeBotAPI, publisher: TelegramPublisher) -> None:
