@@ -59,16 +59,25 @@ def map_chunks(func: Callable[[C], R], chunks: Iterable[C], workers: int, *,
     worker. Raises PoolFailed (with the count of chunks already yielded) if the pool fails.
     """
     done = 0
+    finished = False
     try:
-        with ProcessPoolExecutor(workers, mp_context=pool_context(preload), initializer=_init_worker,
-                                 initargs=(init, initargs)) as pool:
-            for result, records in pool.map(_call, ((func, chunk) for chunk in chunks)):
-                for name, level, message in records:
-                    logging.getLogger(name).log(level, "%s", message)
-                yield result
-                done += 1
+        pool = ProcessPoolExecutor(workers, mp_context=pool_context(preload), initializer=_init_worker,
+                                   initargs=(init, initargs))
+    except OSError as exc:
+        raise PoolFailed(0, exc) from exc
+    try:
+        for result, records in pool.map(_call, ((func, chunk) for chunk in chunks)):
+            for name, level, message in records:
+                logging.getLogger(name).log(level, "%s", message)
+            yield result
+            done += 1
+        finished = True
     except (OSError, BrokenProcessPool) as exc:
         raise PoolFailed(done, exc) from exc
+    finally:
+        # Left early (a cancelled scan, shutdown): drop the chunks not started instead of
+        # waiting for the whole batch, so stopping stays quick on a huge cold scan.
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 class _Collector(logging.Handler):
