@@ -72,20 +72,24 @@ class UrlClaims:
 
 
 class RenameIndex:
-    """Records of files gone in this scan, by content hash, uid and URL (in that order of trust)."""
+    """Records of files gone in this scan, by content hash, uid, URL, then (date, title), in
+    that order of trust. The last catches a rename made together with an edit (new slug, fixed
+    typo): the same title at the same second is the same article, not a new one to post."""
 
     def __init__(self, state: State, gone: list[str]) -> None:
-        self._by: list[dict[str, str]] = [{}, {}, {}]
+        self._by: list[dict[str, str]] = [{}, {}, {}, {}]
         for rel in sorted(gone):
             rec = state.articles[rel]
-            keys = (rec["hash"], rec["article"].get("uid", ""), rec["article"]["url"])
+            art = rec["article"]
+            keys = (rec["hash"], art.get("uid", ""), art["url"], f"{art['published_at']}|{art['title']}")
             for index, key in zip(self._by, keys, strict=True):
                 if key:
                     index.setdefault(key, rel)
         self._taken: set[str] = set()
 
     def match(self, article: Article) -> str | None:
-        for index, key in zip(self._by, (article.content_hash, article.uid, article.url), strict=True):
+        keys = (article.content_hash, article.uid, article.url, f"{article.published_at.isoformat()}|{article.title}")
+        for index, key in zip(self._by, keys, strict=True):
             rel = index.get(key) if key else None
             if rel is not None and rel not in self._taken:
                 self._taken.add(rel)

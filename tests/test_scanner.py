@@ -119,6 +119,7 @@ def test_uid_makes_the_id_and_ids_are_unique(site: Site) -> None:
         (post("Same"), post("Same")),  # same bytes
         (post("T", extra="abbrlink: 4a17b156"), post("T edited", extra="abbrlink: 4a17b156")),  # same uid
         (post("T", extra="permalink: /fixed/"), post("T edited", extra="permalink: /fixed/")),  # same URL
+        (post("Same title", body="<p>typo</p>"), post("Same title", body="<p>fixed</p>")),  # new slug + an edit
     ],
 )
 def test_renames_keep_the_id(site: Site, old_text: str, new_text: str) -> None:
