@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthInfo, health_status
 from bot.webfiles import Described, FileFacts, is_hidden_path, mount_path
+from bot.webrevalidate import Revalidator
 
 __all__ = ["HEALTH_PATH", "HealthInfo", "WebServer", "build_web_app", "health_status", "parse_listen", "start_http"]
 
@@ -243,7 +244,9 @@ def _serve_forever(loop: asyncio.AbstractEventLoop, app: tornado.web.Application
     asyncio.set_event_loop(loop)
     ok = False
     try:
-        server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=MAX_BODY_BYTES,
+        # 304s for unchanged feed files are answered in front of the Application (bot/webrevalidate.py).
+        server = tornado.httpserver.HTTPServer(Revalidator(app, FeedFileHandler), xheaders=True,
+                                               max_body_size=MAX_BODY_BYTES,
                                                idle_connection_timeout=75, body_timeout=30)
         server.add_sockets([sock])
         ok = True
