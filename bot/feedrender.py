@@ -48,7 +48,26 @@ def render_entries(articles: Sequence[Article], options: RenderOptions, load_bod
                    ) -> tuple[dict[str, Entry], EntryCache, list[Failure]]:
     """Entries by article id, the serialised entries for ``bot.feeds``' cache, and the articles
     left out (unreadable or unrenderable, in ``articles`` order), each logged once."""
+    entries: dict[str, Entry] = {}
+    cache: EntryCache = {}
     failed: dict[str, Failure] = {}
+    for article_id, entry, failure in iter_entries(articles, options, load_body, cache):
+        if entry is not None:
+            entries[article_id] = entry
+        elif failure is not None:
+            failed[article_id] = failure
+    return entries, cache, [failed[a.id] for a in articles if a.id in failed]
+
+
+Outcome = tuple[str, Entry | None, Failure | None]  # (article id, entry, failure): one is set
+
+
+def iter_entries(articles: Sequence[Article], options: RenderOptions, load_body: Callable[[Article], str],
+                 cache: EntryCache) -> Iterator[Outcome]:
+    """``render_entries`` as a stream, roughly in ``articles`` order: each article's outcome as
+    soon as its chunk is back (its serialised entries added to ``cache`` first), so a caller
+    can write a feed while workers still render the entries of later feeds."""
+    unread: list[tuple[str, Failure]] = []
 
     def jobs() -> Iterator[tuple[Article, str]]:  # bodies are read while workers render earlier chunks
         for article in articles:
@@ -56,18 +75,18 @@ def render_entries(articles: Sequence[Article], options: RenderOptions, load_bod
                 needs_body = options.full_content or not article.summary
                 yield article, (load_body(article) if needs_body else "")
             except (OSError, UnicodeError, ValueError, ArticleError) as exc:
-                failed[article.id] = _failure(article, exc)
+                unread.append((article.id, _failure(article, exc)))
 
     by_id = {a.id: a for a in articles}
-    entries: dict[str, Entry] = {}
-    cache: EntryCache = {}
     for item in _rendered(jobs(), len(articles), options):
+        yield from ((article_id, None, failure) for article_id, failure in unread)
+        unread.clear()
         if isinstance(item, _Rendered):
-            entries[item.article_id] = Entry(by_id[item.article_id], item.content_html, item.summary)
             cache.update(item.chunks)
+            yield item.article_id, Entry(by_id[item.article_id], item.content_html, item.summary), None
         else:
-            failed[item[0]] = item[1]
-    return entries, cache, [failed[a.id] for a in articles if a.id in failed]
+            yield item[0], None, item[1]
+    yield from ((article_id, None, failure) for article_id, failure in unread)
 
 
 def _failure(article: Article, exc: BaseException) -> Failure:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -23,8 +23,8 @@ from typing import Any
 from bot.config import Settings
 from bot.feedindex import FeedLink, build_index_html, build_opml
 from bot.feedplan import STYLESHEET, FeedPlan, PlannedFeed, plan_feeds
-from bot.feedrender import RenderOptions, render_entries
-from bot.feeds import build_atom, build_rss, default_author
+from bot.feedrender import Failure, Outcome, RenderOptions, iter_entries
+from bot.feeds import Entry, EntryCache, build_atom, build_rss, default_author
 from bot.jsonfeed import build_json
 from bot.models import Article
 from bot.state import State
@@ -196,6 +196,41 @@ def _stage_file(batch: Batch, rel: str, build: Callable[..., bytes], args: tuple
     return True
 
 
+def _stage_feeds(batch: Batch, dirty: Sequence[PlannedFeed], outcomes: Iterable[Outcome], cache: EntryCache,
+                 report: FeedReport, fingerprints: dict[str, str]) -> dict[str, Failure]:
+    """Build and stage each feed as soon as all its entries are rendered (or failed), so
+    building and writing overlap the workers' rendering of later entries; the failures."""
+    entries: dict[str, Entry] = {}
+    failures: dict[str, Failure] = {}
+
+    def stage(feed: PlannedFeed) -> None:
+        members = [entries[i] for i in feed.article_ids if i in entries]
+        if _stage_file(batch, feed.path, BUILDERS[feed.fmt], (feed.spec, members, cache), report):
+            complete = len(members) == len(feed.article_ids)
+            fingerprints[feed.path] = feed.fingerprint if complete else ""  # "" retries next run
+
+    waiting: dict[str, list[PlannedFeed]] = {}  # article id -> dirty feeds still without it
+    missing: dict[str, int] = {}
+    for feed in dirty:
+        missing[feed.path] = len(set(feed.article_ids))
+        for article_id in set(feed.article_ids):
+            waiting.setdefault(article_id, []).append(feed)
+        if not missing[feed.path]:
+            stage(feed)
+    for article_id, entry, failure in outcomes:
+        if entry is not None:
+            entries[article_id] = entry
+        elif failure is not None:
+            failures[article_id] = failure
+        for feed in waiting.pop(article_id, ()):
+            missing[feed.path] -= 1
+            if not missing[feed.path]:
+                stage(feed)
+    for feed in {f.path: f for fs in waiting.values() for f in fs}.values():
+        stage(feed)  # never reached by the renderer (cannot happen): still written, fingerprint ""
+    return failures
+
+
 def write_feeds(settings: Settings, articles: Sequence[Article], state: State, now: datetime,
                 load_body: Callable[[Article], str]) -> FeedReport:
     """Bring ``feeds_dir`` up to date with ``articles``; record fingerprints in ``state.feeds``."""
@@ -210,20 +245,19 @@ def write_feeds(settings: Settings, articles: Sequence[Article], state: State, n
     needed = [by_id[i] for i in dict.fromkeys(i for f in dirty for i in f.article_ids)]
     options = RenderOptions(settings.feed_full_content, tuple(dict.fromkeys(f.fmt for f in dirty)),
                             tuple(sorted({default_author(f.spec) for f in dirty})))
-    entries, cache, failures = render_entries(needed, options, load_body)  # each entry serialised once
-    report.skipped += failures
     batch = Batch(root)
     fingerprints: dict[str, str] = {}  # recorded only once the file is really in place
     try:
-        for feed in dirty:
-            members = [entries[i] for i in feed.article_ids if i in entries]
-            if _stage_file(batch, feed.path, BUILDERS[feed.fmt], (feed.spec, members, cache), report):
-                complete = len(members) == len(feed.article_ids)
-                fingerprints[feed.path] = feed.fingerprint if complete else ""  # "" retries next run
+        cache: EntryCache = {}
+        failures = _stage_feeds(batch, dirty, iter_entries(needed, options, load_body, cache), cache, report,
+                                fingerprints)
+        report.skipped += [failures[a.id] for a in needed if a.id in failures]
         extras = _extras(settings, plan)
         for rel, data in extras.items():
             if _stage_file(batch, rel, lambda d: d, (data,), report):
                 fingerprints[rel] = hashlib.sha1(data).hexdigest()
+        rank = {rel: i for i, rel in enumerate([f.path for f in dirty] + list(extras))}
+        batch.staged.sort(key=lambda item: rank[item[0]])  # report and rename in plan order
         staged = {rel for rel, _, _ in batch.staged}
         done = batch.commit()
     finally:
