@@ -6,9 +6,10 @@ costs a few ms, so the event loop keeps answering /status.
 
 Records are realistic and unique: each article is built as an ``Article`` (random CJK title
 and summary, percent-encoded CJK URLs for half of them, real categories and tags of the
-generated corpus, lead image URLs, uids) and stored with the real ``article_to_record``; post
-records are the real baseline's "seen" records, with one in ten "sent" (message and file
-ids, fingerprint from the real ``article_fingerprint``), as on a live channel.
+generated corpus, lead image URLs, uids) and stored as the scanner stores it (the real
+``article_to_record``); post records are the real first-run baseline's "seen" records
+(``postqueue._new_record``), with one in ten queued and then "sent" the way the drain
+finishes a send (message and file ids), as on a live channel.
 
 Usage: ``python bench/bench_state.py [--sizes 10000 100000] [--repeat 3]``
 """
@@ -35,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from gen_corpus import HEXO_CATEGORIES, JEKYLL_CATEGORIES, TAGS
 
 from bot.models import Article
-from bot.postqueue import article_fingerprint
+from bot.postqueue import BASELINE_REASON, _new_record
 from bot.records import article_to_record
 from bot.state import State, StateStore
 
@@ -73,18 +74,20 @@ def make_state(n: int, seed: int = 1) -> State:
     state = State(meta={"initialized_at": (NOW - timedelta(days=400)).isoformat()})
     for i in range(n):
         a = _article(rng, i)
-        record = article_to_record(a)
-        record["id"] = a.id  # as the scanner stores it
+        # the record exactly as the scanner stores it
         state.articles[a.source] = {"mtime_ns": 1_700_000_000_000_000_000 + rng.getrandbits(40),
-                                    "size": rng.randint(3000, 7000), "hash": a.content_hash, "id": a.id, "article": record}
-        post: dict[str, Any] = {"status": "seen", "source": a.source, "updated_at": NOW.isoformat(),
-                                "reason": "existed before the first run"}
-        if i % 10 == 0:
-            post = {"status": "sent", "source": a.source, "updated_at": NOW.isoformat(), "title": a.title,
-                    "published_at": a.published_at.isoformat(), "fingerprint": article_fingerprint(a),
-                    "message_id": 10_000 + i, "chat_id": -1001234567890, "file_id": f"AgACAgUAAxkDAAIB{a.content_hash}AAQ",
-                    "photo_url": a.image_url, "has_photo": a.image_url is not None, "posted_hash": a.content_hash[:20],
-                    "attempts": 0, "sent_at": NOW.isoformat()}
+                                    "size": rng.randint(3000, 7000), "hash": a.content_hash, "id": a.id,
+                                    "article": article_to_record(a)}
+        if i % 10:
+            post = _new_record(a, "seen", NOW, BASELINE_REASON)  # the first run's baseline
+        else:  # queued, then sent, as the drain finishes it
+            post = _new_record(a, "pending", NOW)
+            post.pop("action")
+            post.update(status="sent", message_id=10_000 + i, chat_id=-1001234567890,
+                        file_id=f"AgACAgUAAxkDAAIB{a.content_hash}AAQ", has_photo=a.image_url is not None,
+                        posted_hash=a.content_hash[:20], attempts=0, sent_at=NOW.isoformat())
+            if a.image_url:
+                post["photo_url"] = a.image_url
         state.posts[a.id] = post
     return state
 

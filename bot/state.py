@@ -49,6 +49,7 @@ from bot.statefiles import FolderLock, copy_file
 from bot.stateio import (  # noqa: F401
     SCAN_META_KEYS,
     VOLATILE_META_KEYS,
+    collector_paused,
     PartFile,
     Saved,
     decode_parts,
@@ -147,6 +148,10 @@ class StateStore:
     # --- loading ---------------------------------------------------------------------------
     def load(self) -> State:
         """The saved state; a fresh State only when the folder has never held one."""
+        with collector_paused(freeze=True):
+            return self._load()
+
+    def _load(self) -> State:
         problems: list[str] = []
         self.recovered_from_backup, self.recovery_reason = False, ""
         self._saved = Saved()

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.errors import StateError, StateLockedError
@@ -18,14 +19,19 @@ from bot.errors import StateError, StateLockedError
 logger = logging.getLogger(__name__)
 
 
-def write_atomic(path: Path, blob: bytes, *, backup: Path | None = None, damaged: bool = False) -> None:
-    """Replace ``path`` by ``blob``; the current file becomes ``backup`` (or, if ``damaged``,
-    is kept aside as ``<name>.damaged-<time>`` so it never becomes the backup)."""
+def write_atomic(path: Path, blob: bytes | Sequence[bytes], *, backup: Path | None = None,
+                 damaged: bool = False) -> None:
+    """Replace ``path`` by ``blob`` (bytes, or chunks written in order); the current file becomes
+    ``backup`` (or, if ``damaged``, is kept aside as ``<name>.damaged-<time>`` so it never
+    becomes the backup)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(blob)
+            if isinstance(blob, bytes):
+                fh.write(blob)
+            else:
+                fh.writelines(blob)
             fh.flush()
             os.fsync(fh.fileno())
         if backup is not None and path.exists():

@@ -4,15 +4,18 @@ What was last read or written is remembered in ``Saved``, so a save finds what c
 without encoding anything unchanged: post records mark their shard themselves
 (``bot.stateparts``), and the articles a scan swapped in are compared with the ones saved,
 record by record, in C (``==`` on dicts), never serialised to find they are equal.
-Validation is full on load and covers only what changed on save: the rest was validated
-when it was loaded, or built by our own code since.
+Validation covers what changed on save (the rest was validated when it came in, or built by
+our own code since). A file in our layout has an XXH64 checksum per frame, so it holds what a
+validated save wrote: on load only its small sections are checked (~0.2 s less at 100,000
+articles); plain JSON, older versions, imports and ``state check`` check every record.
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import ne
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +26,12 @@ from bot.stateparts import (
     SHARDS,
     Posts,
     build_file,
-    decompress_frames,
+    collector_paused,
     dumps,
     encode_shard,
+    merge,
     merge_shards,
+    parse_frames,
     reshard,
     shard_of,
     split_frames,
@@ -113,18 +118,17 @@ class PartFile:
         """One file as it is, without recovery (for ``state check``)."""
         main_good = self.main_good
         try:
-            return self._read(path, main=True)
+            return self._read(path, main=True, full=True)
         finally:
             self.main_good = main_good
 
-    def _read(self, path: Path, *, main: bool) -> Loaded:
+    def _read(self, path: Path, *, main: bool, full: bool = False) -> Loaded:
         try:
             blob = path.read_bytes()
         except OSError as exc:
             raise StateError(f"cannot read: {exc.strerror}") from None
         frames = split_frames(blob)
-        data = decompress_frames(frames) if frames is not None else stateschema.unpack(blob)
-        doc = stateschema.parse(data)
+        doc, shards = parse_frames(frames) if frames is not None else (stateschema.parse(stateschema.unpack(blob)), None)
         version = doc.get("version", 0)
         if "kind" not in doc and self.kind == "posts":  # a whole state from newsbot <= version 1
             whole = stateschema.migrate(doc)
@@ -137,14 +141,17 @@ class PartFile:
         if doc.get("kind") != self.kind:
             raise StateError(f"holds a {doc.get('kind')!r} document, not a {self.kind} one")
         name = "posts" if self.kind == "posts" else "articles"
-        big, shards = merge_shards(doc.get(name), name)
+        if shards is None:  # not our checksummed layout: check every record
+            (big, shards), full = merge_shards(doc.get(name), name), True
+        else:
+            big = merge(shards)
         empty: dict[str, Any] = {"meta": {}, "articles": {}, "posts": {}, "queue": [], "bad": {}, "feeds": {}}
-        _raise_problems(stateschema.validate({**empty, **doc, name: big}))
+        _raise_problems(stateschema.validate({**empty, **doc, name: big if full else {}}))
         self.main_good = main
         shard_frames = frames[1:-1] if frames is not None and shards is not None else None
         return Loaded(doc=doc, big=big, shards=shards, frames=shard_frames, from_backup=not main)
 
-    def write(self, blob: bytes) -> None:
+    def write(self, blob: list[bytes]) -> None:
         write_atomic(self.path, blob, backup=self.backup, damaged=not self.main_good)
         self.main_good = True
 
@@ -168,13 +175,8 @@ def read_legacy(path: Path, how: str) -> dict[str, Any]:
 
 def decode_parts(posts: Loaded, scan: Loaded | None, saved: Saved) -> dict[str, Any]:
     """The whole document from the two parts, and ``saved`` describing the files."""
-    was_enabled = gc.isenabled()
-    gc.disable()  # ~10^5 records: no collection can free anything here
-    try:
+    with collector_paused():
         return _decode_parts(posts, scan, saved)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _decode_parts(posts: Loaded, scan: Loaded | None, saved: Saved) -> dict[str, Any]:
@@ -213,7 +215,7 @@ def _scan_head(meta: dict[str, Any], bad: Any, feeds: Any) -> bytes:
     return dumps([{k: v for k, v in meta.items() if k in SCAN_META_KEYS}, bad, feeds])
 
 
-def encode_posts(state: State, saved: Saved) -> bytes | None:
+def encode_posts(state: State, saved: Saved) -> list[bytes] | None:
     """The posts document, or None if it holds nothing new (``last_scan_at`` alone is not new)."""
     posts = state.posts
     if not isinstance(posts, Posts):
@@ -239,7 +241,7 @@ def encode_posts(state: State, saved: Saved) -> bytes | None:
     return blob
 
 
-def encode_scan(state: State, saved: Saved) -> bytes | None:
+def encode_scan(state: State, saved: Saved) -> list[bytes] | None:
     """The scan document, or None if articles, bad files, feeds and scan meta are as saved."""
     articles = state.articles
     head = _scan_head(state.meta, state.bad, state.feeds)
@@ -272,7 +274,10 @@ def encode_scan(state: State, saved: Saved) -> bytes | None:
 
 def _diff(old: dict[str, Any], new: dict[str, Any], members: list[set[str]]) -> tuple[list[str], set[int]]:
     """Keys added or changed, and the shards to encode again (members updated in place)."""
-    changed = [k for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v]
+    if len(old) == len(new) and list(old) == list(new):  # the usual scan: same files, same order
+        changed = list(compress(new, map(ne, old.values(), new.values())))  # in C: ~30% faster
+    else:
+        changed = [k for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v]
     dirty: set[int] = set()
     for key in changed:
         shard = shard_of(key)

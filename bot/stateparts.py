@@ -20,8 +20,10 @@ mutate them through ``state.posts[id]``, not through a dict kept from before the
 
 from __future__ import annotations
 
+import gc
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Self
 
 import orjson
@@ -118,13 +120,12 @@ class Posts(dict[str, dict[str, Any]]):
     def from_shards(cls, shards: list[dict[str, Any]], frames: list[bytes] | None) -> Posts:
         """From a file's shard list; ``frames`` (that file's shard frames) prime the cache."""
         posts = cls()
-        changed, setitem = posts.changed, dict.__setitem__
         for i, shard in enumerate(shards):
             posts.members[i] = set(shard)
-            for key, value in shard.items():
-                rec = Record(value)
-                rec._changed, rec._shard = changed, i
-                setitem(posts, key, rec)
+            # One subclass per shard holds ``_changed`` and ``_shard`` as class attributes, so
+            # the records are built in C (``map``): ~40% faster than setting them one by one.
+            loaded = type("LoadedRecord", (Record,), {"__slots__": (), "_changed": posts.changed, "_shard": i})
+            dict.update(posts, zip(shard, map(loaded, shard.values())))
         if frames is not None:
             posts.frames = list(frames)
         return posts
@@ -182,15 +183,37 @@ class Posts(dict[str, dict[str, Any]]):
         return {key: dict.__getitem__(self, key) for key in self.members[i]}
 
 
+@contextmanager
+def collector_paused(*, freeze: bool = False) -> Iterator[None]:
+    """No garbage collection inside: a load makes ~10^6 objects, none of them garbage, and each
+    few hundred allocations would trigger a collection (a few of them full ones).
+
+    ``freeze`` moves everything alive afterwards to the permanent generation (``gc.freeze``):
+    the state lives as long as the process, and otherwise every full collection would walk
+    its ~10^6 objects again (~0.7 s each at 100,000 articles, on the event loop). Frozen
+    records are still freed by reference counting when replaced.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 # --- the frame layout -----------------------------------------------------------------------
 
 def encode_shard(i: int, shard: Mapping[str, Any]) -> bytes:
     return compress((b"," if i else b"") + dumps(shard))
 
 
-def build_file(kind: str, small: dict[str, Any], big: str, frames: list[bytes]) -> bytes:
+def build_file(kind: str, small: dict[str, Any], big: str, frames: list[bytes]) -> list[bytes]:
+    """The file's frames in order (written one after another, never joined into one copy)."""
     head = dumps({"version": 2, "kind": kind, "shards": SHARDS, **small})[:-1] + b',"' + big.encode() + b'":['
-    return compress(head) + b"".join(frames) + compress(b"]}")
+    return [compress(head), *frames, compress(b"]}")]
 
 
 def split_frames(blob: bytes) -> list[bytes] | None:
@@ -215,16 +238,44 @@ def decompress_frames(frames: list[bytes]) -> bytes:
         raise StateError(f"damaged ({exc})") from None
 
 
+def parse_frames(frames: list[bytes]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A file in our layout as (its head document, with the big section empty; the shards).
+
+    Each frame is decompressed (checksum verified) and parsed on its own: ~1 MB at a time stays
+    in the CPU cache and no 70 MB buffer is built, which saves ~10% of a 100,000-article load.
+    """
+    loads = orjson.loads
+    try:
+        head = loads(zstd.decompress(frames[0]) + zstd.decompress(frames[-1]))
+        shards = []
+        for i, frame in enumerate(frames[1:-1]):
+            data = zstd.decompress(frame)
+            if i and data[:1] != b",":
+                raise StateError(f"damaged (shard {i} is not in sequence)")
+            shards.append(loads(memoryview(data)[1:] if i else data))
+    except zstd.ZstdError as exc:
+        raise StateError(f"damaged ({exc})") from None
+    except orjson.JSONDecodeError as exc:
+        raise StateError(f"not valid JSON ({exc})") from None
+    if not isinstance(head, dict) or not all(type(s) is dict for s in shards):
+        raise StateError(f"damaged (expected a JSON object and {SHARDS} shard objects)")
+    return head, shards
+
+
+def merge(shards: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for shard in shards:
+        merged.update(shard)
+    return merged
+
+
 def merge_shards(value: Any, name: str) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """A big section as one dict, and its shards if the file had our layout."""
     if isinstance(value, dict):
         return value, None
     if not isinstance(value, list) or len(value) != SHARDS or not all(isinstance(s, dict) for s in value):
         raise StateError(f"{name}: expected {SHARDS} shard objects")
-    merged: dict[str, Any] = {}
-    for shard in value:
-        merged.update(shard)
-    return merged, value
+    return merge(value), value
 
 
 def reshard(section: Mapping[str, Any]) -> list[set[str]]:
