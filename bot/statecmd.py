@@ -160,12 +160,23 @@ def state_import(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def baseline_state(settings: Settings, now: datetime) -> State:
-    """A fresh state in which every article published by ``now`` counts as already posted."""
+_KEPT_SCAN_META = ("feed_slugs", "scan_settings", "scan_skipped")
+
+
+def baseline_state(settings: Settings, now: datetime, previous: State | None = None) -> State:
+    """A fresh state in which every article published by ``now`` counts as already posted.
+
+    What subscribers rely on survives a reset when the old state is readable: each article's
+    entry id (readers would show the back catalogue again under new ids) and each feed's slug
+    (a tag feed's URL must keep its content). Only the posting state starts again.
+    """
     # imported here: the scanner pulls in the readers, and `state check` should stay light
     from bot import postqueue, scanner
 
     state = State()
+    if previous is not None:
+        state.articles, state.bad, state.feeds = dict(previous.articles), dict(previous.bad), dict(previous.feeds)
+        state.meta.update({k: previous.meta[k] for k in _KEPT_SCAN_META if k in previous.meta})
     report = scanner.scan(settings, state, now)
     no_backfill = dataclasses.replace(settings, backfill=0)
     postqueue.plan_posts(state, scanner.current_articles(state), report, no_backfill, now, backfill=0)
@@ -178,7 +189,11 @@ def state_reset(settings: Settings, args: argparse.Namespace) -> int:
         print("newsbot: state reset needs --baseline (every current article is recorded as seen)", file=sys.stderr)
         return 2
     with StateStore(settings.state_dir) as store:
-        new = baseline_state(settings, datetime.now(UTC))
+        try:
+            previous: State | None = store.load()
+        except StateError:
+            previous = None  # nothing readable to keep: ids are derived afresh
+        new = baseline_state(settings, datetime.now(UTC), previous)
         kept = _replace_state(store, new, "before-reset")
     seen = sum(1 for rec in new.posts.values() if rec.get("status") == "seen")
     print(f"reset {store.state_dir}: {seen} articles recorded as seen; nothing existing will be posted")

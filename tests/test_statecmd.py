@@ -164,3 +164,18 @@ def test_reset_baseline_rebuilds_a_lost_state_without_posting_history(dirs, caps
     assert (dirs["state"] / "state.json.zst.before-reset").exists()
     assert cli(dirs, "scan") == 0
     assert "nothing is due" in capsys.readouterr().out
+
+
+def test_reset_baseline_keeps_entry_ids_and_feed_slugs_of_a_readable_state(dirs) -> None:
+    def with_site(url: str, *argv: str) -> int:
+        return run([*argv, "--articles", str(SITE), "--state", str(dirs["state"]), "--feeds", str(dirs["feeds"]),
+                    "--site-url", url], environ={"HOME": str(dirs["home"]), "NEWSBOT_LOG_LEVEL": "WARNING"})
+
+    assert with_site("https://ex.org/", "build") == 0
+    before = StateStore(dirs["state"]).load()
+    assert with_site("https://www.ex.org/blog/", "state", "reset", "--baseline") == 0  # the site moved since
+    after = StateStore(dirs["state"]).load()
+    ids = {rel: rec["id"] for rel, rec in before.articles.items()}
+    assert ids and {rel: rec["id"] for rel, rec in after.articles.items()} == ids  # readers see no "new" entries
+    assert all(i.startswith("tag:ex.org,") for i in ids.values())
+    assert after.meta.get("feed_slugs") == before.meta.get("feed_slugs")  # feed URLs keep their content
