@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,29 @@ def _stage(path: Path, data: bytes, *, durable: bool) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
+
+
+_STAGED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # what _stage's mkstemp names look like
+
+
+def sweep_staged(root: Path) -> int:
+    """Remove temp files a killed build left behind (they would be published with feeds/).
+
+    Callers hold the state lock, so no other newsbot is staging into ``root`` right now.
+    """
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            if _STAGED.match(name):
+                path = Path(dirpath, name)
+                if not path.is_symlink():
+                    path.unlink(missing_ok=True)
+                    removed += 1
+    if removed:
+        logger.info("Removed %d temporary file(s) left in %s by an interrupted build", removed, root)
+    return removed
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -236,6 +260,7 @@ def write_feeds(settings: Settings, articles: Sequence[Article], state: State, n
     """Bring ``feeds_dir`` up to date with ``articles``; record fingerprints in ``state.feeds``."""
     root = settings.feeds_dir
     report = FeedReport()
+    sweep_staged(root)
     plan = plan_feeds(settings, articles, now, state.meta.get(SLUGS_META_KEY), reserved=EXTRA_FILES)
     for rel in plan.dropped:
         logger.warning("Two feeds map to %s (overlapping path patterns); only the first is written", rel)

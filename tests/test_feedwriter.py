@@ -295,3 +295,19 @@ def test_merged_names_keep_a_url_subscribers_already_have(tmp_path: Path) -> Non
     assert {"categories/energy-2/atom.xml", "categories/energy/atom.xml"} <= set(report.removed + report.written)
     assert len(site.parse("categories/energy/atom.xml").entries) == 3
     assert not (site.feeds_dir / "categories" / "energy-2").exists()
+
+
+def test_temp_files_left_by_a_killed_build_are_removed(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    site.run()
+    leftovers = [site.feeds_dir / ".atom.xml.k3j_9a2b.tmp",  # names as the staging step makes them
+                 site.feeds_dir / "categories" / "电网" / ".rss.xml.0a1b2c3d.tmp"]
+    keep = [site.feeds_dir / ".well-known", site.feeds_dir / "notes.tmp", site.feeds_dir / ".atom.xml.tmp"]
+    for path in leftovers + keep:
+        path.write_text("x", encoding="utf-8")
+    before = {p: m for p, m in site.files().items() if not p.endswith(".tmp") and p != ".well-known"}
+    report = site.run()  # the next build (or service start) sweeps them, and writes nothing else
+    assert report.written == []
+    assert not any(p.exists() for p in leftovers)
+    assert all(p.exists() for p in keep)
+    assert {p: m for p, m in site.files().items() if not p.endswith(".tmp") and p != ".well-known"} == before
