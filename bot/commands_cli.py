@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Callable
 
 from bot import __version__, postqueue, statecmd
@@ -44,15 +45,29 @@ def _progress_bar() -> Callable[[int, int], None] | None:
 
 def summary_line(cycle: CycleReport) -> str:
     r = cycle.scan
+    settling = f", {len(r.settling)} still being written (read next run)" if r.settling else ""
     return (f"{len(r.new)} new, {len(r.changed)} changed, {len(r.deleted)} deleted, {len(r.held)} held, "
-            f"{len(r.bad)} bad, {r.unchanged} unchanged; {cycle.feeds_written} feed files written, "
+            f"{len(r.bad)} bad, {r.unchanged} unchanged{settling}; {cycle.feeds_written} feed files written, "
             f"{cycle.feeds_removed} removed ({cycle.seconds:.2f}s)")
+
+
+def settled_cycle(engine: Engine, settings: Settings) -> CycleReport:
+    """One scan + build for a one-shot verb. Files modified moments ago are skipped by a scan
+    (they may be half written); right after a checkout that is every file, so a one-shot run
+    waits out ``settle_s`` once and scans again rather than publish empty feeds."""
+    cycle = engine.scan_and_build(progress=_progress_bar())
+    if cycle.scan.settling:
+        logger.info("%d file(s) were modified moments ago; waiting %.1fs for them to settle",
+                    len(cycle.scan.settling), settings.settle_s)
+        time.sleep(settings.settle_s)
+        cycle = engine.scan_and_build(progress=_progress_bar())
+    return cycle
 
 
 def build(settings: Settings, args: argparse.Namespace) -> int:
     engine, store = open_engine(settings)
     try:
-        cycle = engine.scan_and_build(progress=_progress_bar())
+        cycle = settled_cycle(engine, settings)
         engine.save()
     finally:
         store.release()
@@ -66,7 +81,7 @@ async def _scan_and_post(engine: Engine, settings: Settings, args: argparse.Name
     Exit 1 when posting needs a person: paused (the channel refused posts), posts refused or
     unconfirmed in this run, Telegram unreachable or the token rejected; cron mails the lines.
     """
-    cycle = engine.scan_and_build(progress=_progress_bar())
+    cycle = settled_cycle(engine, settings)
     queued = engine.plan(cycle.scan, backfill=getattr(args, "backfill", None))
     engine.save()
     print(f"scan: {summary_line(cycle)}; {len(queued)} queued for the channel")

@@ -328,3 +328,16 @@ def test_a_deliberate_pause_holds_posts_without_failing_cron(tmp_path: Path, cap
         assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 0
         assert "posting is paused (paused by admin 42); 1 post(s) wait" in capsys.readouterr().out
         assert not [m for m in fake.sent_messages(CHANNEL) if "New 新" in (m.get("text") or "")]
+
+
+def test_a_build_right_after_a_checkout_waits_for_the_files_to_settle(tmp_path: Path) -> None:
+    import shutil
+
+    site = tmp_path / "fresh-checkout"
+    shutil.copytree(SITE, site)  # every file modified just now, as after `git clone`
+    for path in site.iterdir():
+        os.utime(path)
+    assert cli(tmp_path, "build", "--articles", str(site), *folders(tmp_path), "--site-url", "https://news.example.org/",
+               env={"NEWSBOT_SETTLE_S": "1"}) == 0
+    feed = feedparser.parse((tmp_path / "feeds" / "atom.xml").read_bytes())
+    assert len(feed.entries) == 12  # 14 files: no draft, no future post
