@@ -101,8 +101,7 @@ async def cmd_done(update: Update, context: Context) -> None:
     if key is None:
         return
     service = service_of(context)
-    article = service.engine.catalog.find(key)
-    article_id = article.id if article else key
+    article_id = service.engine.catalog.id_of(key)
     rec = service.engine.state.posts.get(article_id)
     if rec is None or rec.get("status") not in {"failed", "unknown"}:
         await reply(update, [f"{code(key)} is not a failed or unconfirmed post; /retry lists those."])

@@ -181,8 +181,7 @@ async def cmd_skip(update: Update, context: Context) -> None:
     if key is None:
         return
     service = service_of(context)
-    article = service.engine.catalog.find(key)
-    article_id = article.id if article else key
+    article_id = service.engine.catalog.id_of(key)
     if article_id not in service.engine.state.queue:
         await reply(update, [f"{code(key)} is not in the queue; /queue lists what is."])
         return

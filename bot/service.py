@@ -52,6 +52,12 @@ class Catalog:
     def categories(self) -> Counter[str]:
         return Counter("/".join(path) for a in self.articles for path in a.categories)
 
+    def id_of(self, key: str) -> str:
+        """The stable id an admin meant by ``key`` (an id, a path or a URL), else ``key`` itself:
+        post records outlive their articles, so an unknown key may still name a record."""
+        article = self.find(key)
+        return article.id if article else key
+
     def find(self, key: str) -> Article | None:
         """By stable id, by source path, or by URL."""
         key = key.strip()
