@@ -63,10 +63,18 @@ class Torture:
                 "--state", str(self.state_dir), "--site-url", SITE_URL, *extra]
         return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def run_to_end(self, *extra: str) -> None:
+    def run_to_end(self, *extra: str, after_kill: bool = False) -> None:
+        """Exit 0; right after a kill, exit 1 is right too if all it says is that a post is unconfirmed.
+
+        A post killed mid-request is reported once, as cron users are told (README, exit codes).
+        """
         proc = self.start(*extra)
         _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, f"seed {self.seed}: newsbot scan failed:\n{err.decode(errors='replace')[-2000:]}"
+        text = err.decode(errors="replace")
+        lines = [line for line in text.splitlines() if line.strip()]
+        unconfirmed = bool(lines) and all(line.startswith("newsbot: not sure whether ") for line in lines)
+        ok = proc.returncode == 0 or (after_kill and proc.returncode == 1 and unconfirmed)
+        assert ok, f"seed {self.seed}: newsbot scan failed ({proc.returncode}):\n{text[-2000:]}"
 
     def load(self, where: str) -> State:
         store = StateStore(self.state_dir)
@@ -127,8 +135,8 @@ def torture(tmp_path: Path, trials: int, seed: int) -> None:
             proc.communicate()
             state, sends = t.check(where)
             print(where, dict(Counter(rec["status"] for rec in state.posts.values())), sum(sends.values()), "sends")
-        for _ in range(3):  # let it finish: recovers in-flight posts, drains the queue
-            t.run_to_end()
+        for attempt in range(3):  # let it finish: recovers in-flight posts, drains the queue
+            t.run_to_end(after_kill=attempt == 0)
         state, sends = t.check(f"seed {seed}, final")
         generated = {rec["id"] for rec in state.articles.values()}
         assert len(generated) == t.next_index, f"seed {seed}: not every generated article was scanned"
