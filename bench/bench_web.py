@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_web.py [--duration S] [--connections N] [--threads T]
 
-The server runs in a child process, as in production: tornado, a real python-telegram-bot
+The server runs in a child process, as in production: aiohttp, a real python-telegram-bot
 Application with a /status command, and the JobQueue-free update loop share one asyncio loop.
 The Application talks to tests/fakebotapi.py (its own process). While wrk loads the site Atom
 feed (20 entries, built by ``newsbot build`` from bench/gen_corpus.py articles), the child puts a
@@ -84,7 +84,7 @@ def _feedgen_atom(posts: Path, feeds: Path) -> Path:
 
 async def serve(feeds: Path, fake_url: str) -> None:
     """start_http + a real PTB Application answering /status, until SIGTERM."""
-    import tornado.web
+    from aiohttp import web as aioweb
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
@@ -122,20 +122,18 @@ async def serve(feeds: Path, fake_url: str) -> None:
             latencies.append((time.perf_counter() - t0) * 1000)
             await asyncio.sleep(PROBE_EVERY_S)
 
-    class ProbeControl(tornado.web.RequestHandler):
+    async def probe_control(request: aioweb.Request) -> aioweb.Response:
         """Runs on the web server's thread: reach the bot's loop only through call_soon_threadsafe."""
-
-        def post(self, action: str) -> None:
-            if action == "start":
-                loop.call_soon_threadsafe(lambda: (latencies.clear(), probing.set()))
-                self.finish("[]")
-            else:
-                loop.call_soon_threadsafe(probing.clear)
-                self.finish(json.dumps(list(latencies)))
+        if request.match_info["action"] == "start":
+            loop.call_soon_threadsafe(lambda: (latencies.clear(), probing.set()))
+            return aioweb.Response(text="[]")
+        loop.call_soon_threadsafe(probing.clear)
+        await asyncio.sleep(0.05)  # let the bot's loop record its last answer
+        return aioweb.Response(text=json.dumps(list(latencies)))
 
     settings = Settings(feeds_dir=feeds, state_dir=feeds.parent / "state", http="127.0.0.1:0", feeds_url="http://127.0.0.1/")
     health = lambda: HealthInfo(datetime.now(UTC), 300, started, datetime.now(UTC))
-    web = await start_http(settings, health, extra_handlers=[(r"/_bench/(start|stop)", ProbeControl)])
+    web = await start_http(settings, health, extra_routes=[aioweb.post("/_bench/{action:start|stop}", probe_control)])
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with application:

@@ -69,5 +69,5 @@ def configure_logging(level: str = "INFO", *, secrets: tuple[str, ...] = (), str
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler", "tornado.access"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -32,7 +32,7 @@ _BY_SUFFIX = {
     ".css": "text/css" + _UTF8, ".txt": "text/plain" + _UTF8,
 }
 _SNIFF_BYTES = 1024
-MAX_GZIP_BYTES = 8_000_000  # larger files stream through tornado's gzip instead of the cache
+MAX_GZIP_BYTES = 8_000_000  # larger files are streamed as they are, not gzipped in memory
 GZIP_CACHE_BYTES = 64_000_000
 RESOLVE_TTL_S = 1.0
 _RESOLVED_ENTRIES = 10_000
@@ -46,7 +46,7 @@ class Described(NamedTuple):
     digest: str  # content hash: the ETag
     content_type: str
     compressible: bool
-    last_modified: str  # HTTP date of the mtime, whole seconds (what tornado compares)
+    last_modified: str  # HTTP date of the mtime, whole seconds (what If-Modified-Since compares)
 
 
 def mount_path(settings: Settings) -> str:

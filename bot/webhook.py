@@ -4,8 +4,8 @@ The route runs on the web server's thread; each update is decoded there and hand
 Application on the bot's loop with ``call_soon_threadsafe``. Telegram proves itself with the
 secret token it echoes in ``X-Telegram-Bot-Api-Secret-Token``; it is derived from the bot token
 (stable across restarts, so updates in flight during a deploy are not refused) and compared in
-constant time. We do not reuse PTB's ``TelegramHandler``: it lives in a private module, expects
-its own loop, and demands ``Content-Type`` to be exactly ``application/json``.
+constant time. PTB's own webhook server (``run_webhook``) is a separate tornado server that
+would need the port for itself; feeds, /healthz and updates share one port here instead.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import hashlib
 import hmac
 import json
 import logging
-import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import tornado.web
+from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def webhook_secret(bot_token: str) -> str:
@@ -50,37 +51,35 @@ def _deliver(application: AnyApplication, update: Update) -> None:
     application.update_queue.put_nowait(update)
 
 
-class TelegramWebhookHandler(tornado.web.RequestHandler):
-    """POST /telegram: check the secret, decode the update, queue it for the Application."""
-
-    SUPPORTED_METHODS = ("POST",)
-
-    def initialize(self, bot_app: AnyApplication, secret_token: str) -> None:
-        self.bot_app = bot_app
-        self.secret_token = secret_token
-
-    def post(self) -> None:
-        given = self.request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
-            raise tornado.web.HTTPError(403)
-        if self.request.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
-            raise tornado.web.HTTPError(415)
+def _handler(application: AnyApplication, secret_token: str, bot_loop: asyncio.AbstractEventLoop) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        if request.method != "POST":
+            return web.Response(status=405, headers={"Allow": "POST"})
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret_token.encode()):
+            return web.Response(status=403)
+        if request.content_type.lower() != "application/json":
+            return web.Response(status=415)
         try:
-            update = Update.de_json(json.loads(self.request.body), self.bot_app.bot)
+            update = Update.de_json(json.loads(await request.read()), application.bot)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             logger.warning("Ignored a webhook call that is not a Telegram update (%s)", type(exc).__name__)
-            raise tornado.web.HTTPError(400) from None
-        bot_loop: asyncio.AbstractEventLoop = self.settings["bot_loop"]
+            return web.Response(status=400)
         try:
-            bot_loop.call_soon_threadsafe(_deliver, self.bot_app, update)
+            bot_loop.call_soon_threadsafe(_deliver, application, update)
         except RuntimeError:  # the bot's loop is closed: shutting down; Telegram will retry
-            raise tornado.web.HTTPError(503) from None
-        self.finish()
+            return web.Response(status=503)
+        return web.Response(status=200)
+
+    return handle
 
 
-def webhook_handlers(application: AnyApplication, secret_token: str) -> list[Any]:
-    """Routes for ``start_http(..., extra_handlers=...)``; Telegram must send ``secret_token``."""
+def webhook_routes(application: AnyApplication, secret_token: str) -> list[web.RouteDef]:
+    """Routes for ``start_http(..., extra_routes=...)``; Telegram must send ``secret_token``.
+
+    Call it on the bot's loop: updates are handed to that loop, whatever thread serves HTTP.
+    """
     if not secret_token:
         raise ValueError("a webhook needs a secret token")
-    return [(re.escape(WEBHOOK_PATH) + "/?", TelegramWebhookHandler,
-             {"bot_app": application, "secret_token": secret_token})]
+    handle = _handler(application, secret_token, asyncio.get_running_loop())
+    return [web.route("*", WEBHOOK_PATH, handle), web.route("*", WEBHOOK_PATH + "/", handle)]

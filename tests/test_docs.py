@@ -44,5 +44,11 @@ def test_procfile_runs_the_worker() -> None:
 
 
 def test_linked_docs_exist() -> None:
+    """Every docs/ link in the README leads to a file, and to a heading of it when it names one."""
     for link in re.findall(r"\]\((docs/[^)]+)\)", README):
-        assert (ROOT / link).is_file(), link
+        path, _, anchor = link.partition("#")
+        assert (ROOT / path).is_file(), link
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", (ROOT / path).read_text(encoding="utf-8"), re.MULTILINE)
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+            assert anchor in slugs, link

@@ -180,3 +180,36 @@ def test_sigterm_during_a_scan_logs_no_error(tmp_path: Path, fake: RemoteFake, n
     assert code == 0 and seconds < 10, bot.log
     assert "Traceback" not in bot.log, bot.log
     assert not [line for line in bot.log.splitlines() if " ERROR " in line or " CRITICAL " in line], bot.log
+
+
+def test_web_mode_with_a_webhook_as_deployed(tmp_path: Path, fake: RemoteFake, newsbots: list[Newsbot]) -> None:
+    """The Procfile's `web:` line with --webhook-url: feeds, /healthz and Telegram's updates on one port."""
+    import re
+
+    import httpx
+
+    from bot.webhook import SECRET_HEADER
+
+    bot = Newsbot(tmp_path, fake, "--http", "127.0.0.1:0", "--webhook-url", "https://bot.example.org/")
+    newsbots.append(bot)
+    bot.wait_for(lambda: "Scan done" in bot.log and bool(fake.calls("setWebhook")))
+    serving = re.search(r"Serving \S+ at (http://127\.0\.0\.1:\d+)/feeds/", bot.log)
+    assert serving, bot.log
+    [hook] = fake.calls("setWebhook")
+    assert hook["params"]["url"] == "https://bot.example.org/telegram"
+    secret = hook["params"]["secret_token"]
+    assert secret and SECRET not in secret
+    assert not fake.calls("getUpdates")  # a webhook, not long polling
+    with httpx.Client(base_url=serving.group(1), timeout=10) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        atom = client.get("/feeds/atom.xml")
+        assert atom.status_code == 200 and atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
+        assert b"<feed" in atom.content
+        assert client.get("/feeds/atom.xml", headers={"If-None-Match": atom.headers["etag"]}).status_code == 304
+        update = fake.push_message(ADMIN, "/status")
+        assert client.post("/telegram", json=update, headers={SECRET_HEADER: "forged"}).status_code == 403
+        assert client.post("/telegram", json=update, headers={SECRET_HEADER: secret}).status_code == 200
+    bot.wait_for(lambda: any("channel queue:" in (m.get("text") or "") for m in fake.sent_messages(ADMIN)))
+    code, _ = bot.terminate()
+    assert code == 0 and "Traceback" not in bot.log
+    assert SECRET not in bot.log

@@ -29,7 +29,7 @@ def log_output() -> Iterator[io.StringIO]:
     """``configure_logging`` at DEBUG into a buffer, as the CLI does; the previous set-up restored after."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level,
-             {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler", "tornado.access")})
+             {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler", "aiohttp.access")})
     buffer = io.StringIO()
     configure_logging("DEBUG", secrets=(TOKEN,), stream=buffer)
     yield buffer

@@ -1,4 +1,4 @@
-"""Web mode against the real tornado server on 127.0.0.1:0: what a feed reader and a host see."""
+"""Web mode against the real aiohttp server on 127.0.0.1:0: what a feed reader and a host see."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import bot.web
+import bot.webfiles
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthInfo
@@ -69,10 +70,10 @@ async def client(server: WebServer) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def raw_get(server: WebServer, target: str, headers: str = "") -> tuple[int, str, bytes]:
+async def raw_get(server: WebServer, target: str, headers: str = "", method: str = "GET") -> tuple[int, str, bytes]:
     """One request with the target sent byte for byte (clients normalise `..`; attackers don't)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n".encode())
+    writer.write(f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n".encode())
     await writer.drain()
     data = await reader.read()
     writer.close()
@@ -345,3 +346,132 @@ async def test_feeds_stay_fast_while_the_bot_loop_is_busy(server: WebServer) -> 
     time.sleep(1.0)  # noqa: ASYNC251 - the bot's loop is busy
     await asyncio.to_thread(asker.join, 10)
     assert answer and answer[0] < 0.9
+
+
+async def _validators(server: WebServer, encoding: str = "identity") -> tuple[str, str]:
+    _, head, _ = await raw_get(server, "/atom.xml", f"Accept-Encoding: {encoding}\r\n")
+    found = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+    return found["ETag"], found["Last-Modified"]
+
+
+async def raw(server: WebServer, target: str, headers: str = "",
+              method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    """raw_get with any method, and the header lines as a dict keyed in lower case."""
+    status, head, body = await raw_get(server, target, headers, method)
+    return status, {k.lower(): v for k, v in (line.split(": ", 1) for line in head.split("\r\n")[1:])}, body
+
+
+async def test_conditional_answers(server: WebServer) -> None:
+    strong, modified = await _validators(server)
+    weak, _ = await _validators(server, "gzip")
+    assert weak == "W/" + strong
+    gz, ident = "Accept-Encoding: gzip, deflate\r\n", "Accept-Encoding: identity\r\n"
+    cases = [
+        ("GET", "/atom.xml", f"{ident}If-None-Match: {strong}\r\n", 304),
+        ("GET", "/atom.xml", f"{gz}If-None-Match: {weak}\r\n", 304),
+        ("GET", "/atom.xml", f"{gz}If-None-Match: {strong}\r\n", 304),
+        ("GET", "/atom.xml", f"{ident}If-None-Match: {weak}\r\n", 304),
+        ("GET", "/atom.xml", f'If-None-Match: "other", {weak}, "more"\r\n', 304),
+        ("GET", "/atom.xml", "If-None-Match: *\r\n", 304),
+        ("GET", "/atom.xml?utm=1", f"{gz}If-None-Match: {weak}\r\n", 304),
+        ("HEAD", "/atom.xml", f"{gz}If-None-Match: {weak}\r\n", 304),
+        ("GET", "/categories/%E7%A7%91%E6%8A%80/atom.xml", f"{gz}If-None-Match: {weak}\r\n", 304),
+        ("GET", "/atom.xml", f"If-Modified-Since: {modified}\r\n", 304),
+        ("GET", "/atom.xml", f"{gz}If-Modified-Since: Tue, 01 Jan 2030 00:00:00 GMT\r\n", 304),
+        ("HEAD", "/atom.xml", f"If-Modified-Since: {modified}\r\n", 304),
+        ("GET", "/atom.xml", "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT\r\n", 200),
+        ("GET", "/atom.xml", "If-Modified-Since: not a date\r\n", 200),
+        ("GET", "/atom.xml", f'If-None-Match: "other"\r\nIf-Modified-Since: {modified}\r\n', 200),  # tag wins
+        ("GET", "/atom.xml", "If-None-Match: W/\"\"\r\n", 200),
+        ("GET", "/atom.xml", f"{gz}Range: bytes=0-9\r\nIf-None-Match: {weak}\r\n", 304),
+        ("GET", "/", "If-None-Match: *\r\n", 304),
+        ("GET", "/categories", "If-None-Match: *\r\n", 301),
+        ("GET", "/healthz", "If-Modified-Since: Tue, 01 Jan 2030 00:00:00 GMT\r\n", 200),
+    ]
+    for method, target, headers, status in cases:
+        got, found, body = await raw(server, target, headers, method)
+        assert got == status, (method, target, headers)
+        if status == 304:  # a 304 repeats the validators and caching rules, and has no body
+            assert body == b"" and found["cache-control"] == "public, max-age=120"
+            assert found["etag"] in (strong, weak) or not target.startswith("/atom.xml")
+            assert found["last-modified"] and "content-encoding" not in found
+
+
+async def test_a_rewritten_file_is_never_304_with_the_old_tag(server: WebServer, site: Settings) -> None:
+    path = site.feeds_dir / "atom.xml"
+    etag, modified = await _validators(server, "gzip")
+    assert (await raw(server, "/atom.xml", f"Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n"))[0] == 304
+    new = ATOM.replace("新闻".encode(), "快讯".encode())
+    st = path.stat()
+    tmp = path.with_name(".atom.xml.tmp")
+    tmp.write_bytes(new)
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime: only the bytes tell
+    os.replace(tmp, path)  # how newsbot writes: a new inode under the old name
+    status, found, body = await raw(server, "/atom.xml", f"If-None-Match: {etag}\r\n")
+    assert status == 200 and body == new and found["etag"] not in (etag, etag[2:])
+    path.unlink()
+    assert (await raw(server, "/atom.xml", f"If-Modified-Since: {modified}\r\n"))[0] == 404
+
+
+@pytest.mark.parametrize("target", [
+    "/../state/state.json", "/%2e%2e/state/state.json", "/..%2fstate/state.json", "/%2E%2E%2Foutside.txt",
+    "/categories/../../outside.txt", "/..\\outside.txt", "/.hidden", "/%2ehidden", "/.git/config",
+    "/atom.xml.tmp", "//etc/passwd", "/categories//x/atom.xml", "/categories/%00.xml", "/%ff.xml", "/nope.xml",
+])
+async def test_unservable_paths_stay_404_with_validators(server: WebServer, target: str) -> None:
+    headers = "If-None-Match: *\r\nIf-Modified-Since: Tue, 01 Jan 2030 00:00:00 GMT\r\n"
+    status, _, body = await raw(server, target, headers)
+    assert status in (400, 404) and b"secret" not in body and b"outside" not in body
+
+
+async def test_state_and_links_out_stay_404_with_validators(site: Settings, tmp_path: Path) -> None:
+    inner = site.feeds_dir / "state"
+    inner.mkdir()
+    (inner / "state.json").write_text('{"secret": true}')
+    (site.feeds_dir / "leak.xml").symlink_to(tmp_path / "outside.txt")
+    web = await _serve(replace(site, state_dir=inner))
+    try:
+        for target in ("/state/state.json", "/leak.xml"):
+            assert (await raw(web, target, "If-None-Match: *\r\n"))[0] == 404
+        assert (await raw(web, "/atom.xml", "If-None-Match: *\r\n"))[0] == 304
+    finally:
+        await web.stop()
+
+
+async def test_validators_only_under_the_feeds_url_path(site: Settings) -> None:
+    web = await _serve(replace(site, feeds_url="", site_url="https://blog.example.com/"))
+    try:
+        assert (await raw(web, "/atom.xml", "If-None-Match: *\r\n"))[0] == 404
+        assert (await raw(web, "/feeds/atom.xml", "If-None-Match: *\r\n"))[0] == 304
+        assert (await raw(web, "/feeds", "If-None-Match: *\r\n"))[0] == 302
+    finally:
+        await web.stop()
+
+
+async def test_ranges_resume_only_the_same_version(server: WebServer) -> None:
+    strong, modified = await _validators(server)
+    status, found, body = await raw(server, "/atom.xml", f"Range: bytes=-16\r\nIf-Range: {strong}\r\n")
+    size = len(ATOM)
+    assert status == 206 and body == ATOM[-16:] and found["content-range"] == f"bytes {size - 16}-{size - 1}/{size}"
+    assert (await raw(server, "/atom.xml", f"Range: bytes=10-19\r\nIf-Range: {modified}\r\n"))[2] == ATOM[10:20]
+    status, _, body = await raw(server, "/atom.xml", 'Range: bytes=10-19\r\nIf-Range: "an-older-version"\r\n')
+    assert status == 200 and body == ATOM  # never a piece of the new file glued to the old one
+    status, found, _ = await raw(server, "/atom.xml", f"Range: bytes={len(ATOM)}-\r\n")
+    assert status == 416 and found["content-range"] == f"bytes */{len(ATOM)}"
+    status, _, body = await raw(server, "/atom.xml", "Range: bytes=0-1,4-5\r\n")
+    assert status == 200 and body == ATOM
+
+
+async def test_big_files_are_streamed_whole_and_in_part(site: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bot.webfiles, "MAX_GZIP_BYTES", 1000)  # so ATOM counts as big
+    web = await _serve(site)
+    try:
+        status, found, body = await raw(web, "/atom.xml", "Accept-Encoding: gzip\r\n")
+        assert status == 200 and body == ATOM and "content-encoding" not in found
+        assert found["content-length"] == str(len(ATOM))
+        status, _, body = await raw(web, "/atom.xml", "Range: bytes=100-2099\r\n")
+        assert status == 206 and body == ATOM[100:2100]
+        status, found, body = await raw(web, "/atom.xml", method="HEAD")
+        assert status == 200 and body == b"" and found["content-length"] == str(len(ATOM))
+    finally:
+        await web.stop()

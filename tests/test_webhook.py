@@ -16,7 +16,7 @@ from bot.health import HealthInfo
 from bot.web import start_http
 from bot.webhook import (
     SECRET_HEADER,
-    webhook_handlers,
+    webhook_routes,
     webhook_public_url,
     webhook_secret,
 )
@@ -33,7 +33,7 @@ async def test_updates_reach_the_application_and_strangers_are_refused(tmp_path:
     secret = webhook_secret(TOKEN)
     settings = Settings(feeds_dir=tmp_path, state_dir=tmp_path / "state", http="127.0.0.1:0")
     health = lambda: HealthInfo(None, 300, NOW, NOW)
-    web = await start_http(settings, health, extra_handlers=webhook_handlers(application, secret))
+    web = await start_http(settings, health, extra_routes=webhook_routes(application, secret))
     try:
         async with httpx.AsyncClient(base_url=web.url) as c:
             ok = await c.post("/telegram", json=UPDATE, headers={SECRET_HEADER: secret})
@@ -62,10 +62,10 @@ def test_secret_is_stable_and_hides_the_token() -> None:
     assert 1 <= len(secret) <= 256 and secret.isalnum()  # Telegram allows A-Z a-z 0-9 _ -
 
 
-def test_a_secret_is_required() -> None:
+async def test_a_secret_is_required() -> None:
     application = ApplicationBuilder().token(TOKEN).updater(None).build()
     with pytest.raises(ValueError, match="secret"):
-        webhook_handlers(application, "")
+        webhook_routes(application, "")
 
 
 @pytest.mark.parametrize(("url", "expected"), [("https://bot.example.com", "https://bot.example.com/telegram"),
