@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bot import feeddates
 from bot.config import Settings
 from bot.feedindex import FeedLink, build_index_html, build_opml
 from bot.feedplan import STYLESHEET, FeedPlan, PlannedFeed, plan_feeds
@@ -134,6 +135,7 @@ class Batch:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.staged: list[tuple[str, Path, str]] = []  # (rel, target, temp file)
+        self.digests: dict[str, str] = {}  # rel -> feeddates.digest of the staged bytes
 
     def add(self, rel: str, data: bytes) -> bool:
         """Stage ``data`` for ``rel`` unless the file already holds it."""
@@ -141,6 +143,7 @@ class Batch:
         if _same_bytes(target, data):
             return False
         self.staged.append((rel, target, _stage(target, data, durable=False)))
+        self.digests[rel] = feeddates.digest(data)
         return True
 
     def commit(self) -> list[str]:
@@ -288,6 +291,7 @@ def write_feeds(settings: Settings, articles: Sequence[Article], state: State, n
     finally:
         batch.abort()
     report.written += done
+    feeddates.keep_dates(root, state.meta, ((rel, batch.digests[rel]) for rel in done))
     failed = staged - set(done)
     state.feeds.update({rel: fp for rel, fp in fingerprints.items() if rel not in failed})
     keep = {f.path for f in plan.feeds} | set(extras)
@@ -295,5 +299,6 @@ def write_feeds(settings: Settings, articles: Sequence[Article], state: State, n
         if _remove(root, rel):
             report.removed.append(rel)
         del state.feeds[rel]
+        feeddates.forget(state.meta, [rel])
     state.meta[SLUGS_META_KEY] = plan.slugs
     return report

@@ -160,7 +160,7 @@ def state_import(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_KEPT_SCAN_META = ("feed_slugs", "scan_settings", "scan_skipped")
+_KEPT_SCAN_META = ("feed_slugs", "feed_dates", "scan_settings", "scan_skipped")
 
 
 def baseline_state(settings: Settings, now: datetime, previous: State | None = None) -> State:

@@ -118,7 +118,7 @@ class FeedFiles:
         etag = "W/" + strong if gzipped else strong  # a gzipped body is another representation (as nginx)
         out = {"ETag": etag, "Last-Modified": info.last_modified, "Cache-Control": self.facts.cache_control,
                "Vary": "Accept-Encoding", "Accept-Ranges": "bytes"}
-        if not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since"), etag, int(st.st_mtime)):
+        if not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since"), etag, info.mtime_s):
             return web.Response(status=304, headers=out)
         out["Content-Type"] = info.content_type
         if gzipped:

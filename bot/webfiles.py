@@ -47,6 +47,7 @@ class Described(NamedTuple):
     content_type: str
     compressible: bool
     last_modified: str  # HTTP date of the mtime, whole seconds (what If-Modified-Since compares)
+    mtime_s: int  # the same instant as a number
 
 
 def mount_path(settings: Settings) -> str:
@@ -148,7 +149,11 @@ class FileFacts:
         return resolved
 
     def describe(self, resolved: str, st: os.stat_result) -> Described:
-        """Hash, type and dates of this version of the file, worked out once."""
+        """Hash, type and dates of this version of the file, worked out once.
+
+        Last-Modified follows the bytes like the ETag: a new version with the same hash keeps
+        the date the bytes last changed, so If-Modified-Since readers are not sent it again.
+        """
         version = (st.st_ino, st.st_mtime_ns, st.st_size)
         known = self._described.get(resolved)
         if known is None or known[0] != version:
@@ -159,8 +164,11 @@ class FileFacts:
                 for block in iter(lambda: fh.read(1 << 16), b""):
                     digest.update(block)
             ctype = sniff_content_type(resolved[len(self.root) + 1:].replace(os.sep, "/"), head, self.globs)
+            mtime_s = int(st.st_mtime)
+            if known is not None and known[1].digest == digest.hexdigest():
+                mtime_s = known[1].mtime_s  # rewritten or touched with the same bytes: nothing was modified
             known = (version, Described(digest.hexdigest(), ctype, self.is_compressible(ctype),
-                                        email.utils.formatdate(int(st.st_mtime), usegmt=True)))
+                                        email.utils.formatdate(mtime_s, usegmt=True), mtime_s))
             self._described[resolved] = known
         return known[1]
 

@@ -311,3 +311,25 @@ def test_temp_files_left_by_a_killed_build_are_removed(tmp_path: Path) -> None:
     assert not any(p.exists() for p in leftovers)
     assert all(p.exists() for p in keep)
     assert {p: m for p, m in site.files().items() if not p.endswith(".tmp") and p != ".well-known"} == before
+
+
+def test_a_wiped_feeds_folder_is_rebuilt_with_the_same_dates(tmp_path: Path) -> None:
+    """An ephemeral disk: feeds/ is gone after a restart, state/ is not. Readers polling with
+    If-Modified-Since (or nginx's mtime-based ETag) must not see every feed as new."""
+    import shutil
+
+    site = Site(tmp_path)
+    site.run()
+    first = site.files()
+    shutil.rmtree(site.feeds_dir)
+    site.run()
+    rebuilt = site.files()
+    assert rebuilt.keys() == first.keys()
+    written_by_us = {rel for rel in first if site.state.meta["feed_dates"].get(rel)}
+    assert written_by_us == set(first)
+    assert rebuilt == first  # same bytes, same dates
+    site.replace(2, title="新闻 2（更正）", content_hash="h2b")
+    shutil.rmtree(site.feeds_dir)
+    site.run()
+    changed = {rel for rel, mtime in site.files().items() if mtime != first[rel]}
+    assert changed == {f"{p}{n}" for p in ("", "categories/电网/") for n in ("atom.xml", "rss.xml", "feed.json")}

@@ -131,6 +131,8 @@ async def test_validators_follow_the_bytes(client: httpx.AsyncClient, site: Sett
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     same = await client.get("/atom.xml", headers={"If-None-Match": first.headers["etag"]})
     assert same.status_code == 304
+    by_date = await client.get("/atom.xml", headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert by_date.status_code == 304 and by_date.headers["last-modified"] == first.headers["last-modified"]
     path.write_bytes(ATOM.replace("新闻".encode(), "快讯".encode()))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
     changed = await client.get("/atom.xml", headers={"If-None-Match": first.headers["etag"]})
