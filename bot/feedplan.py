@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.feedindex import texts_for
 from bot.feeds import FeedSpec
 from bot.models import Article
-from bot.slugs import Key, assign_slugs, display_name
+from bot.slugs import Key, assign_slugs, display_name, slugify
 
 logger = logging.getLogger(__name__)
 
@@ -157,16 +157,30 @@ def feed_rel_path(pattern: str, slug: str) -> str:
     return rel
 
 
-def _spec(settings: Settings, kind: str, name: str, slug: str, rel: str) -> FeedSpec:
+def site_page(settings: Settings, kind: str, key: Key, slug: str) -> str:
+    """The site's own page of a category or tag, for the feed's alternate link.
+
+    ``{path}`` slugs each level on its own and joins them with ``/``: Hexo serves a nested
+    category at ``categories/parent/child/``, not at the feed's dashed ``parent-child`` slug.
+    It has none of the feed slug's ``-2`` suffixes either, which only newsbot knows about.
+    """
+    levels = (key,) if isinstance(key, str) else key
+    path = "/".join(slugify(level, settings.slug_style, settings.slug_map) for level in levels)
+    site = settings.site_url if settings.site_url.endswith("/") else settings.site_url + "/"
+    return site + quote(getattr(settings, f"{kind}_url").replace("{path}", path).replace("{slug}", slug))
+
+
+def _spec(settings: Settings, kind: str, key: Key, slug: str, rel: str) -> FeedSpec:
     texts = texts_for(settings.language)
     site = settings.site_url if settings.site_url.endswith("/") else settings.site_url + "/"
     if kind == "site":
         title, subtitle, page = settings.site_title, settings.site_subtitle, site
     else:
+        name = display_name(key)
         label = texts["category"] if kind == "category" else texts["tag"]
         title = f"{settings.site_title} · {name}"
         subtitle = f"{label}{texts['colon']}{name}"
-        page = site + quote(getattr(settings, f"{kind}_url").replace("{slug}", slug))
+        page = site_page(settings, kind, key, slug)
     depth = rel.count("/")
     return FeedSpec(
         title=title, subtitle=subtitle, self_url=settings.public_feeds_url + quote(rel),
@@ -218,7 +232,7 @@ def plan_feeds(settings: Settings, articles: Sequence[Article], now: datetime,
                 dropped.append(rel)
                 continue
             seen.add(rel)
-            spec = _spec(settings, kind, display_name(key) if key else "", slug, rel)
+            spec = _spec(settings, kind, key, slug, rel)
             feeds.append(PlannedFeed(rel, fmt, kind, display_name(key) if key else "", spec, ids,
                                      _fingerprint(fmt, spec, settings, member_digests)))
     slugs = {kind: {display_name(name): slug for k, slug in assigned.items()

@@ -88,6 +88,9 @@ def test_first_run_writes_every_feed_and_the_index_files(tmp_path: Path) -> None
     assert [e.id for e in parent.entries] == [f"tag:news.example.org,2024:p{n}" for n in (7, 5, 3, 1)]
     assert parent.feed.links[0].href == SITE + "feeds/categories/%E6%96%B0%E5%AA%92%E4%BD%93/atom.xml"
     assert parent.feed.link == SITE + "categories/%E6%96%B0%E5%AA%92%E4%BD%93/"
+    # a nested category's page is where Hexo serves it: one folder per level, not the feed's dashed slug
+    assert child.feed.link == SITE + "categories/%E6%96%B0%E5%AA%92%E4%BD%93/%E8%B6%A3%E5%A4%B4%E6%9D%A1/"
+    assert site.parse("tags/储能/atom.xml").feed.link == SITE + "tags/%E5%82%A8%E8%83%BD/"
     body = site.parse("atom.xml").entries[0].content[0].value
     assert 'src="https://news.example.org/i/p8.md.jpg"' in body
 
@@ -311,6 +314,16 @@ def test_temp_files_left_by_a_killed_build_are_removed(tmp_path: Path) -> None:
     assert not any(p.exists() for p in leftovers)
     assert all(p.exists() for p in keep)
     assert {p: m for p, m in site.files().items() if not p.endswith(".tmp") and p != ".well-known"} == before
+
+
+@pytest.mark.parametrize(("category_url", "expected"), [
+    ("blog/category/{slug}.html", "blog/category/xmt-%E8%B6%A3%E5%A4%B4%E6%9D%A1.html"),
+    ("categories/{path}/", "categories/xmt/%E8%B6%A3%E5%A4%B4%E6%9D%A1/"),
+])
+def test_category_pages_follow_the_setting_and_the_slug_map(tmp_path: Path, category_url: str, expected: str) -> None:
+    site = Site(tmp_path, category_url=category_url, slug_map={"新媒体": "xmt"})
+    site.run()
+    assert site.parse("categories/xmt-趣头条/atom.xml").feed.link == SITE + expected
 
 
 def test_a_wiped_feeds_folder_is_rebuilt_with_the_same_dates(tmp_path: Path) -> None:
