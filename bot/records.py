@@ -76,10 +76,11 @@ class RenameIndex:
     that order of trust. The last catches a rename made together with an edit (new slug, fixed
     typo): the same title at the same second is the same article, not a new one to post."""
 
-    def __init__(self, state: State, gone: list[str]) -> None:
+    def __init__(self, records: Mapping[str, dict[str, Any]]) -> None:
+        """``records``: a name for each candidate (its old path) -> its record."""
         self._by: list[dict[str, str]] = [{}, {}, {}, {}]
-        for rel in sorted(gone):
-            rec = state.articles[rel]
+        for rel in sorted(records):
+            rec = records[rel]
             art = rec["article"]
             keys = (rec["hash"], art.get("uid", ""), art["url"], f"{art['published_at']}|{art['title']}")
             for index, key in zip(self._by, keys, strict=True):
@@ -95,6 +96,27 @@ class RenameIndex:
                 self._taken.add(rel)
                 return rel
         return None
+
+
+VANISHED_KEY = "scan_vanished"  # old path -> record, for files gone while unknown files were bad
+VANISHED_MAX = 1000
+
+
+def keep_vanished(state: State, vanished: dict[str, dict[str, Any]]) -> None:
+    """Keep the records of deleted files aside while files we know nothing about are unreadable.
+
+    One of those may be a deleted file renamed and broken in the same save; once it reads, it
+    is matched to its record like any rename. With no such file left, nothing is kept.
+    """
+    unknown_bad = any(rel not in state.articles for rel in state.bad)
+    kept: dict[str, dict[str, Any]] = state.meta.get(VANISHED_KEY) or {}
+    if not unknown_bad:
+        state.meta.pop(VANISHED_KEY, None)
+        return
+    kept.update(vanished)
+    for rel in list(kept)[:max(0, len(kept) - VANISHED_MAX)]:  # the oldest first
+        del kept[rel]
+    state.meta[VANISHED_KEY] = kept
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Article) if f.default is not dataclasses.MISSING}

@@ -15,6 +15,10 @@ Rules worth knowing:
   the first changes or goes.
 * A known article whose new version is bad (broken YAML, unreadable date...) keeps its
   last good record, so a typo does not unpublish it; it is reported bad until fixed.
+* A file renamed and broken in one save cannot be matched while it is unreadable: the old
+  record is reported deleted but kept aside (``meta["scan_vanished"]``) while any unknown
+  file is bad, so once fixed it is matched as a rename and keeps its id (it is not a new
+  article to post again).
 * Drafts are not articles (unless ``drafts`` is on): skipped, remembered by stat in
   ``meta["scan_skipped"]`` so they are not re-read; a published article that becomes a
   draft counts as deleted.
@@ -38,8 +42,8 @@ from typing import Any
 from bot.config import Settings
 from bot.errors import ScanError
 from bot.models import Article, BadFile, ScanReport
-from bot.records import (SETTINGS_KEY, RenameIndex, UrlClaims, article_from_record, article_to_record,
-                         current_articles, new_id)
+from bot.records import (SETTINGS_KEY, VANISHED_KEY, RenameIndex, UrlClaims, article_from_record, article_to_record,
+                         current_articles, keep_vanished, new_id)
 from bot.sourcefiles import Job, read_files
 from bot.state import State
 
@@ -48,6 +52,7 @@ __all__ = ["scan", "bad_files", "article_to_record", "article_from_record", "cur
 logger = logging.getLogger(__name__)
 
 SKIPPED_KEY = "scan_skipped"
+_VANISHED = "\x00"  # no path starts with it: marks a kept-aside record among rename candidates
 _BACKUP_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".bak", ".tmp", ".orig", ".rej", ".part", ".crdownload")
 _BACKUP_PREFIXES = (".", "#", "~$")
 # Jekyll, Hexo and Hugo skip "_name" files and folders (_site, _layouts, Hugo's _index.md list
@@ -73,6 +78,7 @@ class _Outcome:
     deleted: list[str] = dataclasses.field(default_factory=list)
     renamed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     unchanged: int = 0
+    vanished: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # records of deleted files
 
 
 def scan(settings: Settings, state: State, now: datetime, *,
@@ -95,6 +101,7 @@ def scan(settings: Settings, state: State, now: datetime, *,
     _apply(parsed, gone, state, settings, out)
     for rel in [r for r in state.bad if r not in found]:
         del state.bad[rel]
+    keep_vanished(state, out.vanished)
     for rel in [r for r in skipped if r not in found]:
         del skipped[rel]
     state.meta[SETTINGS_KEY] = fingerprint
@@ -248,7 +255,9 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
     """Record parsed articles: keep ids, detect renames and permalink clashes, drop the gone."""
     gone_set = set(gone)
     claims = UrlClaims(state, parsed, gone_set)
-    renames = RenameIndex(state, gone)
+    kept: dict[str, dict[str, Any]] = state.meta.get(VANISHED_KEY) or {}
+    renames = RenameIndex({rel: state.articles[rel] for rel in gone}
+                          | {_VANISHED + rel: rec for rel, rec in kept.items()})
     ids: set[str] = set()
     for rel in sorted(parsed, key=lambda r: (claims.rank(r, parsed[r][1].url), r)):
         f, article = parsed[rel]
@@ -259,8 +268,12 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
         old = state.articles.get(rel)
         is_known = old is not None
         if old is None and (old_rel := renames.match(article)) is not None:
-            old = state.articles.pop(old_rel)
-            gone_set.discard(old_rel)
+            if old_rel.startswith(_VANISHED):  # gone in an earlier scan while this file was unreadable
+                old_rel = old_rel[1:]
+                old = kept.pop(old_rel)
+            else:
+                old = state.articles.pop(old_rel)
+                gone_set.discard(old_rel)
             out.renamed.append((old_rel, rel))
         elif old is None:
             ids = ids or {rec["id"] for rec in state.articles.values()}
@@ -278,7 +291,7 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
                                "id": article_id, "article": record}
         state.bad.pop(rel, None)
     for rel in sorted(gone_set):
-        del state.articles[rel]
+        out.vanished[rel] = state.articles.pop(rel)
         out.deleted.append(rel)
 
 

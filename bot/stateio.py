@@ -40,7 +40,7 @@ from bot.stateparts import (
 if TYPE_CHECKING:
     from bot.state import State
 
-SCAN_META_KEYS = frozenset({"scan_settings", "scan_skipped", "feed_slugs", "feed_dates"})  # written by the scanner and feed writer
+SCAN_META_KEYS = frozenset({"scan_settings", "scan_skipped", "scan_vanished", "feed_slugs", "feed_dates"})  # written by the scanner and feed writer
 VOLATILE_META_KEYS = frozenset({"last_scan_at"})  # saved along with a real change, never alone
 _MISSING = object()
 

@@ -376,3 +376,44 @@ def test_a_folder_whose_files_match_no_pattern_says_so(site: Site, caplog: pytes
     report = site.scan()
     assert report.new == ()
     assert "none matches the article patterns" in caplog.text and "000_de8b665ec1d7f1dc.txt" in caplog.text
+
+
+def test_a_file_renamed_and_broken_in_one_save_keeps_its_id_once_fixed(site: Site) -> None:
+    """Renamed (new slug, so a new URL) and saved with broken YAML: while unreadable it cannot be
+    matched; once fixed it must be the same article, not a new one for the channel."""
+    write(site.root, "old-name.md", post("Same title"))
+    site.scan()
+    old_id = site.record("old-name.md")["id"]
+    (site.root / "old-name.md").unlink()
+    write(site.root, "new-name.md", "---\ntitle: Same title\ndate: [2022-02-17\n---\n<p>body</p>\n", OLD_S + 5)
+    report = site.scan()
+    assert report.deleted == ("old-name.md",) and "new-name.md" in site.bad(report)
+    write(site.root, "other.md", post("Unrelated", date="2022-03-01 10:00:00 +0800"), OLD_S + 6)
+    assert site.scan().new == ("other.md",)  # scans in between change nothing
+    write(site.root, "new-name.md", post("Same title", body="<p>fixed</p>"), OLD_S + 10)
+    report = site.scan()
+    assert report.renamed == (("old-name.md", "new-name.md"),) and report.new == ()
+    assert site.record("new-name.md")["id"] == old_id
+    assert site.record("new-name.md")["article"]["url"].endswith("/new-name/")
+    assert "scan_vanished" not in site.state.meta  # nothing is unreadable now: nothing kept aside
+
+
+def test_deleted_records_are_kept_aside_only_while_an_unknown_file_is_unreadable(site: Site) -> None:
+    write(site.root, "a.md", post("A"))
+    write(site.root, "b.md", post("B"))
+    site.scan()
+    (site.root / "a.md").unlink()
+    site.scan()
+    assert "scan_vanished" not in site.state.meta  # a plain deletion
+    write(site.root, "b.md", "---\ntitle: [B\n---\n", OLD_S + 5)  # a known article's bad edit
+    (site.root / "b.md").touch()
+    assert site.scan().bad and "scan_vanished" not in site.state.meta
+    write(site.root, "broken.md", "---\ntitle: [\n---\n", OLD_S + 5)
+    write(site.root, "c.md", post("C"))
+    site.scan()
+    (site.root / "c.md").unlink()
+    site.scan()
+    assert list(site.state.meta["scan_vanished"]) == ["c.md"]
+    (site.root / "broken.md").unlink()
+    site.scan()
+    assert "scan_vanished" not in site.state.meta
