@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = verbs.add_parser("resume", help="resume posting after a pause (e.g. the channel refused posts), for cron users")
     _common(p)
+    p = verbs.add_parser("retry", help="list refused or unconfirmed posts; with ID, post that article again first "
+                                       "(the bot's /retry)")
+    _common(p)
+    p.add_argument("key", nargs="?", metavar="ID", help="an article id, source path or URL")
+    p = verbs.add_parser("done", help="mark a refused or unconfirmed post as handled, as it is (the bot's /done)")
+    _common(p)
+    p.add_argument("key", metavar="ID", help="an article id, source path or URL")
     p = verbs.add_parser("check-config", help="print the effective settings, token redacted")
     _common(p)
 

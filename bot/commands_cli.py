@@ -12,10 +12,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from bot import __version__, postqueue, statecmd
+from bot import __version__, postcmd, postqueue, statecmd
 from bot.config import Settings
 from bot.drain import DrainReport, parse_iso
-from bot.errors import StateLockedError
 from bot.logs import RedactingFilter
 from bot.publisher import PreviewPublisher
 from bot.service import CycleReport, Engine, open_engine, utcnow
@@ -146,11 +145,11 @@ def _posted(report: DrainReport, state: State, settings: Settings) -> int:
     for article_id in report.failed:
         rec = state.posts.get(article_id, {})
         _problem(f"Telegram refused {rec.get('title') or article_id} [{article_id}]: {rec.get('error')}; "
-                 f"fix it, then /retry {article_id} in the admin chat")
+                 f"fix it, then /retry {article_id} in the admin chat (or `newsbot retry {article_id}`)")
     for article_id in report.unknown:
         rec = state.posts.get(article_id, {})
         _problem(f"not sure whether {rec.get('title') or article_id} [{article_id}] reached the channel; "
-                 f"check it, then /retry or /done {article_id} in the admin chat")
+                 f"check it, then /retry or /done {article_id} in the admin chat (or `newsbot retry|done ID`)")
     if report.paused:
         _paused(state, waiting)
     return 1 if report.paused or report.failed or report.unknown else 0
@@ -211,19 +210,13 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
 
 def resume(settings: Settings, args: argparse.Namespace) -> int:
     """Lift a pause from the command line (``/resume`` in the bot does the same)."""
-    store = StateStore(settings.state_dir)
-    try:
-        store.acquire()
-    except StateLockedError as exc:
-        _problem(f"{exc}. If that is `newsbot run`, send /resume to the bot instead")
-        return 1
-    try:
-        state = store.load()
+    with postcmd.locked_state(settings, "resume") as held:
+        if held is None:
+            return 1
+        store, state = held
         meta = dict(state.meta)
         postqueue.resume(state)
         store.save(state)
-    finally:
-        store.release()
     waiting = len(postqueue.pending(state))
     if not meta.get("paused"):
         print(f"posting was not paused; {waiting} post(s) queued")
@@ -235,6 +228,8 @@ def resume(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+retry = postcmd.retry
+done = postcmd.done
 state_check = statecmd.state_check
 state_export = statecmd.state_export
 state_import = statecmd.state_import

@@ -31,7 +31,7 @@ def folders(tmp_path: Path) -> list[str]:
 def test_help_lists_every_verb() -> None:
     out = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0
-    for verb in ("build", "scan", "run", "status", "check-config", "state"):
+    for verb in ("build", "scan", "run", "status", "resume", "retry", "done", "check-config", "state"):
         assert verb in out.stdout
 
 
@@ -341,3 +341,51 @@ def test_a_build_right_after_a_checkout_waits_for_the_files_to_settle(tmp_path: 
                env={"NEWSBOT_SETTLE_S": "1"}) == 0
     feed = feedparser.parse((tmp_path / "feeds" / "atom.xml").read_bytes())
     assert len(feed.entries) == 12  # 14 files: no draft, no future post
+
+
+def test_cron_users_decide_about_refused_posts_with_retry_and_done(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """No admin chat: `newsbot retry` lists, `retry ID` posts again at the next scan, `done ID` keeps it as is."""
+    with FakeBotAPI.running() as fake:
+        env = cron_env(fake.base_url)
+        queue_one(tmp_path, env)
+        fake.fail("sendMessage", 400, "Bad Request: message must be non-empty")
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 1
+        assert "newsbot retry " in capsys.readouterr().err  # the cron mail says what to run
+        assert cli(tmp_path, "retry", *folders(tmp_path), env=env) == 0
+        listed = capsys.readouterr().out
+        assert "1 post(s) need a decision" in listed and "refused: New 新" in listed
+        assert cli(tmp_path, "done", "nope.md", *folders(tmp_path), env=env) == 1
+        assert "not a refused or unconfirmed post" in capsys.readouterr().err
+        fake.clear()  # the cause is fixed
+        assert cli(tmp_path, "retry", "new.md", *folders(tmp_path), env=env) == 0  # by source path
+        assert "queued first: New 新" in capsys.readouterr().out
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 0
+        assert len([m for m in fake.sent_messages(CHANNEL) if "New 新" in (m.get("text") or "")]) == 1
+        assert cli(tmp_path, "retry", *folders(tmp_path), env=env) == 0
+        assert "no refused or unconfirmed posts" in capsys.readouterr().out
+
+        fresh_article(tmp_path / "site", "third.md", "Third 三")
+        fake.fail("sendMessage", 400, "Bad Request: message must be non-empty")
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 1
+        capsys.readouterr()
+        assert cli(tmp_path, "done", "third.md", *folders(tmp_path), env=env) == 0
+        assert "marked done: Third 三" in capsys.readouterr().out
+        fake.clear()
+        assert cli(tmp_path, "scan", *cron_args(tmp_path), env=env) == 0  # nothing left to decide
+        assert not [m for m in fake.sent_messages(CHANNEL) if "Third 三" in (m.get("text") or "")]
+        assert cli(tmp_path, "done", "third.md", *folders(tmp_path), env=env) == 1  # already handled
+
+
+def test_retry_and_done_leave_a_running_newsbot_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.state import StateStore
+
+    assert cli(tmp_path, "build", "--articles", str(SITE), *folders(tmp_path)) == 0
+    holder = StateStore(tmp_path / "state")
+    holder.acquire()  # as `newsbot run` does
+    try:
+        for argv, command in ((["retry", "x.md"], "/retry"), (["done", "x.md"], "/done"), (["resume"], "/resume")):
+            assert cli(tmp_path, *argv, *folders(tmp_path)) == 1
+            assert f"send {command} to the bot instead" in capsys.readouterr().err
+    finally:
+        holder.release()
