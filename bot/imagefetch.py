@@ -2,7 +2,10 @@
 
 The URL comes from an article, i.e. from whoever wrote the site, so the download is treated as
 untrusted: only http(s); every host (redirects included, at most ``MAX_REDIRECTS``) must resolve
-to public addresses unless ``allow_private_image_hosts``; the whole exchange has one deadline;
+to public addresses unless ``allow_private_image_hosts``, and the connection goes to the very
+address that was checked (with the Host header and TLS name of the URL), so a DNS answer that
+changes between the check and the connect (rebinding) cannot reach an internal service; the
+whole exchange has one deadline;
 the body is streamed with a byte cap; the content type must be an image Telegram can show; and
 the picture must fit Telegram's photo limits (width + height <= 10000, ratio <= 20) when its
 header tells us its size.
@@ -15,6 +18,7 @@ import ipaddress
 import logging
 import socket
 import struct
+from collections.abc import Awaitable, Callable
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -30,11 +34,21 @@ PHOTO_MAX_RATIO = 20  # Bot API sendPhoto: width and height ratio must be at mos
 _NOT_PHOTOS = {"image/svg+xml", "image/x-icon", "image/vnd.microsoft.icon", "image/tiff"}
 
 
-async def fetch_image(url: str, settings: Settings, client: httpx.AsyncClient) -> tuple[bytes, str]:
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to, as the system resolver answers."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def fetch_image(url: str, settings: Settings, client: httpx.AsyncClient, *,
+                      resolver: Resolver = resolve) -> tuple[bytes, str]:
     """(bytes, content type) of the image at ``url``; raises ImageFetchError saying why not."""
     try:
         async with asyncio.timeout(settings.image_timeout_s):
-            data, ctype = await _follow(url, settings, client)
+            data, ctype = await _follow(url, settings, client, resolver)
     except TimeoutError:
         raise ImageFetchError(f"{url}: no complete answer within {settings.image_timeout_s:g} s") from None
     except httpx.HTTPError as exc:
@@ -45,10 +59,11 @@ async def fetch_image(url: str, settings: Settings, client: httpx.AsyncClient) -
     return data, ctype
 
 
-async def _follow(url: str, settings: Settings, client: httpx.AsyncClient) -> tuple[bytes, str]:
+async def _follow(url: str, settings: Settings, client: httpx.AsyncClient,
+                  resolver: Resolver) -> tuple[bytes, str]:
     for _ in range(MAX_REDIRECTS + 1):
-        await check_host(url, allow_private=settings.allow_private_image_hosts)
-        request = client.build_request("GET", url, headers={"Accept": "image/*"})
+        address = await check_host(url, allow_private=settings.allow_private_image_hosts, resolver=resolver)
+        request = pinned_request(client, url, address)
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if response.is_redirect and "location" in response.headers:
@@ -79,21 +94,44 @@ async def _read(url: str, response: httpx.Response, max_bytes: int) -> tuple[byt
     return bytes(data), ctype
 
 
-async def check_host(url: str, *, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and hosts that resolve to private, loopback or reserved addresses."""
+async def check_host(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> str:
+    """The address to connect to for ``url``: resolved once, and public unless ``allow_private``.
+
+    Refuses non-http(s) URLs, and hosts with any private, loopback or reserved address.
+    """
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImageFetchError(f"{url}: only http(s) URLs with a host are downloaded")
-    if allow_private:
-        return
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")
+        port = target.port or (443 if parts.scheme == "https" else 80)
+        addresses = [host] if _is_ip(host) else await resolver(host, port)
+    except (OSError, UnicodeError, ValueError, httpx.InvalidURL) as exc:
         raise ImageFetchError(f"{url}: cannot resolve host ({exc})") from None
-    for info in infos:
-        if not is_public_address(str(info[4][0])):
-            raise ImageFetchError(f"{url}: host resolves to non-public address {info[4][0]}")
+    if not addresses:
+        raise ImageFetchError(f"{url}: cannot resolve host (no address)")
+    if not allow_private:
+        for address in addresses:
+            if not is_public_address(address):
+                raise ImageFetchError(f"{url}: host resolves to non-public address {address}")
+    return addresses[0]
+
+
+def pinned_request(client: httpx.AsyncClient, url: str, address: str) -> httpx.Request:
+    """A GET of ``url`` sent to ``address``, with the URL's Host header and TLS server name."""
+    target = httpx.URL(url)
+    pinned = target.copy_with(host=address.split("%", 1)[0])
+    return client.build_request("GET", pinned, headers={"Accept": "image/*", "Host": target.netloc.decode("ascii")},
+                                extensions={"sni_hostname": target.raw_host.decode("ascii")})
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def is_public_address(address: str) -> bool:

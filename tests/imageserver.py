@@ -135,6 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         img: ImageServer = self.server.owner
         path = self.path.split("?", 1)[0]
         img._count(path)
+        img.hosts.append(self.headers.get("Host", ""))
         try:
             if path in ("/big.jpg", "/big-nolength.jpg"):
                 total, chunks = big_jpeg_chunks(img.big_size)
@@ -190,6 +191,7 @@ class ImageServer:
         self.big_size, self.slow_s, self._port = big_size, slow_s, port
         self.ok_jpeg = jpeg_bytes(32, 24, gray=90)
         self.counts: Counter[str] = Counter()
+        self.hosts: list[str] = []  # the Host header of every request, in order
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None

@@ -116,3 +116,30 @@ def test_image_size_from_headers() -> None:
                                             (2100, 100, False), (2000, 100, True), (0, 10, False)])
 def test_photo_limits(w: int, h: int, ok: bool) -> None:
     assert fits_photo_limits(w, h) is ok
+
+
+async def test_connects_to_the_address_it_checked(img: ImageServer, client: httpx.AsyncClient) -> None:
+    """DNS rebinding: the host is resolved once, checked, and that address is the one connected to,
+    with the URL's own Host header (the names below exist in no DNS: a second lookup would fail)."""
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    port = img.url.rsplit(":", 1)[1]
+    img.add("/hop.jpg", b"", "text/plain", 302, headers={"Location": f"http://second.rebind.invalid:{port}/ok.jpg"})
+    img.hosts.clear()
+    data, _ = await fetch_image(f"http://first.rebind.invalid:{port}/hop.jpg", _settings(), client, resolver=resolver)
+    assert data == img.ok_jpeg
+    assert asked == ["first.rebind.invalid", "second.rebind.invalid"]  # once per hop, each checked
+    assert img.hosts == [f"first.rebind.invalid:{port}", f"second.rebind.invalid:{port}"]
+
+
+async def test_any_private_answer_refuses_before_connecting(client: httpx.AsyncClient) -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.0.0.7"]
+
+    with pytest.raises(ImageFetchError, match=r"non-public address 10\.0\.0\.7"):
+        await fetch_image("https://cdn.example.com/a.jpg", _settings(allow_private_image_hosts=False), client,
+                          resolver=resolver)
