@@ -25,7 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot import __version__, alerts, postqueue
+from bot import __version__, alerts, imagefetch, postqueue
 from bot.alerts import Alerts
 from bot.commands import set_menu
 from bot.config import Settings
@@ -59,18 +59,12 @@ def _request() -> HTTPXRequest:
                         pool_timeout=3.0)
 
 
-def image_client(settings: Settings) -> httpx.AsyncClient:
-    """The client the publisher downloads lead images with (see bot/imagefetch.py)."""
-    return httpx.AsyncClient(timeout=settings.image_timeout_s, follow_redirects=False,
-                             headers={"User-Agent": f"newsbot/{__version__}"})
-
-
 @contextlib.asynccontextmanager
 async def make_bot(settings: Settings) -> AsyncIterator[tuple[Bot, TelegramPublisher]]:
     """A connected Bot and a channel publisher, for one-shot verbs (``newsbot scan``)."""
     bot = Bot(settings.bot_token, base_url=settings.api_url, base_file_url=file_url(settings.api_url),
               request=_request())
-    async with image_client(settings) as http, bot:
+    async with imagefetch.image_client(settings) as http, bot:
         yield bot, TelegramPublisher(bot, settings.channel_id, settings, http)
 
 
@@ -198,7 +192,7 @@ async def serve(settings: Settings, engine: Engine, store: StateStore, *,
 
     ``ready`` is called with the Application once feeds and scans run, perhaps before Telegram answers.
     """
-    async with image_client(settings) as http:
+    async with imagefetch.image_client(settings) as http:
         app = build_application(settings, engine, http=http, store=store)
         service: Service = app.bot_data[SERVICE_KEY]
         loop = asyncio.get_running_loop()

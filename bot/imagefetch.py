@@ -2,10 +2,11 @@
 
 The URL comes from an article, i.e. from whoever wrote the site, so the download is treated as
 untrusted: only http(s); every host (redirects included, at most ``MAX_REDIRECTS``) must resolve
-to public addresses unless ``allow_private_image_hosts``, and the connection goes to the very
-address that was checked (with the Host header and TLS name of the URL), so a DNS answer that
-changes between the check and the connect (rebinding) cannot reach an internal service; the
-whole exchange has one deadline;
+to public addresses unless ``allow_private_image_hosts``, and ``ImageClient`` connects such a
+host only to the addresses that were checked (each in turn), so a DNS answer that changes
+between the check and the connect (rebinding) cannot reach an internal service. The URL, and
+so the Host header, TLS name, certificate check and connection pool, stay the host's own; a
+proxy from the environment still applies. The whole exchange has one deadline;
 the body is streamed with a byte cap; the content type must be an image Telegram can show; and
 the picture must fit Telegram's photo limits (width + height <= 10000, ratio <= 20) when its
 header tells us its size.
@@ -18,9 +19,11 @@ import ipaddress
 import logging
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from bot.config import Settings
@@ -43,6 +46,63 @@ async def resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, but a checked host connects only to its checked addresses."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, pins: dict[str, list[str]]) -> None:
+        self._inner, self._pins = inner, pins
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        addresses = self._pins.get(host)
+        if not addresses:  # not an image host (e.g. the proxy): as httpcore would
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class ImageClient(httpx.AsyncClient):
+    """An httpx client whose connections to checked hosts go only to the checked addresses.
+
+    ``pinned`` is False if this httpx no longer has the transport internals used here (then
+    hosts are still checked, but the connection resolves again); a test guards it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pins: dict[str, list[str]] = {}
+        self.pinned = False
+        for transport in (self._transport, *self._mounts.values()):
+            pool = getattr(transport, "_pool", None)
+            inner = getattr(pool, "_network_backend", None)
+            if isinstance(inner, httpcore.AsyncNetworkBackend):
+                pool._network_backend = _PinnedBackend(inner, self.pins)  # type: ignore[union-attr]
+                self.pinned = True
+        if not self.pinned:
+            logger.warning("Image downloads: cannot pin checked addresses with this httpx; hosts are checked only")
+
+
+def image_client(settings: Settings) -> ImageClient:
+    """The client the publisher downloads lead images with."""
+    from bot import __version__
+
+    return ImageClient(timeout=settings.image_timeout_s, follow_redirects=False,
+                       headers={"User-Agent": f"newsbot/{__version__}"})
+
+
 async def fetch_image(url: str, settings: Settings, client: httpx.AsyncClient, *,
                       resolver: Resolver = resolve) -> tuple[bytes, str]:
     """(bytes, content type) of the image at ``url``; raises ImageFetchError saying why not."""
@@ -62,8 +122,11 @@ async def fetch_image(url: str, settings: Settings, client: httpx.AsyncClient, *
 async def _follow(url: str, settings: Settings, client: httpx.AsyncClient,
                   resolver: Resolver) -> tuple[bytes, str]:
     for _ in range(MAX_REDIRECTS + 1):
-        address = await check_host(url, allow_private=settings.allow_private_image_hosts, resolver=resolver)
-        request = pinned_request(client, url, address)
+        host, addresses = await check_host(url, allow_private=settings.allow_private_image_hosts, resolver=resolver)
+        pins = getattr(client, "pins", None)
+        if pins is not None:
+            pins[host] = addresses
+        request = client.build_request("GET", url, headers={"Accept": "image/*"})
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if response.is_redirect and "location" in response.headers:
@@ -94,8 +157,8 @@ async def _read(url: str, response: httpx.Response, max_bytes: int) -> tuple[byt
     return bytes(data), ctype
 
 
-async def check_host(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> str:
-    """The address to connect to for ``url``: resolved once, and public unless ``allow_private``.
+async def check_host(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> tuple[str, list[str]]:
+    """(host as connected to, its addresses): resolved once, all public unless ``allow_private``.
 
     Refuses non-http(s) URLs, and hosts with any private, loopback or reserved address.
     """
@@ -115,15 +178,7 @@ async def check_host(url: str, *, allow_private: bool, resolver: Resolver = reso
         for address in addresses:
             if not is_public_address(address):
                 raise ImageFetchError(f"{url}: host resolves to non-public address {address}")
-    return addresses[0]
-
-
-def pinned_request(client: httpx.AsyncClient, url: str, address: str) -> httpx.Request:
-    """A GET of ``url`` sent to ``address``, with the URL's Host header and TLS server name."""
-    target = httpx.URL(url)
-    pinned = target.copy_with(host=address.split("%", 1)[0])
-    return client.build_request("GET", pinned, headers={"Accept": "image/*", "Host": target.netloc.decode("ascii")},
-                                extensions={"sni_hostname": target.raw_host.decode("ascii")})
+    return host, addresses
 
 
 def _is_ip(host: str) -> bool:

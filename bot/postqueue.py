@@ -88,11 +88,23 @@ def _baseline(state: State, articles: Sequence[Article], settings: Settings, now
     return _enqueue(state, chosen, now)
 
 
+DELETED_REASON = "the article was deleted"
+
+
 def _plan_change(rec: dict[str, Any], article: Article, settings: Settings, now: datetime, state: State) -> None:
     """A posted article changed: queue an edit of its message (or just note the change)."""
     if rec["status"] == "seen":
         return
     rec["source"] = article.source
+    if rec["status"] == "skipped" and rec.get("reason") == DELETED_REASON:  # back (restored, or fixed after a
+        rec.update(status="pending", action="send", attempts=0, reason=None, updated_at=iso(now))  # broken rename):
+        if article.id not in state.queue:  # it was due to be posted and never was
+            state.queue.append(article.id)
+        return
+    if rec["status"] == "pending" and rec.get("action") == "delete":  # back before its message was deleted
+        rec.update(status="sent", action=None, updated_at=iso(now))
+        if article.id in state.queue:
+            state.queue.remove(article.id)
     if rec["status"] not in {"sent", "pending"}:
         return
     fingerprint = article_fingerprint(article)
@@ -112,7 +124,7 @@ def _plan_removals(state: State, current: set[str], report: ScanReport, settings
         if rec.get("source") not in deleted or article_id in current:
             continue
         if rec["status"] == "pending" and rec.get("action") == "send":
-            rec.update(status="skipped", action=None, reason="the article was deleted", updated_at=iso(now))
+            rec.update(status="skipped", action=None, reason=DELETED_REASON, updated_at=iso(now))
             if article_id in state.queue:
                 state.queue.remove(article_id)
         elif rec["status"] == "sent" and rec.get("message_id") and settings.delete_on_remove:

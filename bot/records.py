@@ -103,20 +103,34 @@ VANISHED_MAX = 1000
 
 
 def keep_vanished(state: State, vanished: dict[str, dict[str, Any]]) -> None:
-    """Keep the records of deleted files aside while files we know nothing about are unreadable.
+    """Keep the records of deleted files aside for the unknown files that are unreadable now.
 
-    One of those may be a deleted file renamed and broken in the same save; once it reads, it
-    is matched to its record like any rename. With no such file left, nothing is kept.
+    One of those may be a deleted file renamed and broken in the same save; once it reads,
+    ``revive_vanished`` matches it to its record. A record is dropped when none of the files
+    it was kept for is still unreadable, so a plain deletion keeps nothing.
     """
-    unknown_bad = any(rel not in state.articles for rel in state.bad)
+    unreadable = sorted(rel for rel in state.bad if rel not in state.articles)
     kept: dict[str, dict[str, Any]] = state.meta.get(VANISHED_KEY) or {}
-    if not unknown_bad:
-        state.meta.pop(VANISHED_KEY, None)
-        return
-    kept.update(vanished)
+    still = set(unreadable)
+    for rel, entry in list(kept.items()):
+        entry["for"] = [r for r in entry.get("for", ()) if r in still]
+        if not entry["for"]:
+            del kept[rel]
+    if unreadable:
+        kept.update({rel: {"record": rec, "for": unreadable} for rel, rec in vanished.items()})
     for rel in list(kept)[:max(0, len(kept) - VANISHED_MAX)]:  # the oldest first
         del kept[rel]
-    state.meta[VANISHED_KEY] = kept
+    if kept:
+        state.meta[VANISHED_KEY] = kept
+    else:
+        state.meta.pop(VANISHED_KEY, None)
+
+
+def revive_vanished(state: State, rel: str, article: Article) -> str | None:
+    """The old path of a record kept aside for ``rel`` that ``article`` matches, if any."""
+    kept: dict[str, dict[str, Any]] = state.meta.get(VANISHED_KEY) or {}
+    candidates = {old: entry["record"] for old, entry in kept.items() if rel in entry.get("for", ())}
+    return RenameIndex(candidates).match(article) if candidates else None
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Article) if f.default is not dataclasses.MISSING}

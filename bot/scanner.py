@@ -16,9 +16,9 @@ Rules worth knowing:
 * A known article whose new version is bad (broken YAML, unreadable date...) keeps its
   last good record, so a typo does not unpublish it; it is reported bad until fixed.
 * A file renamed and broken in one save cannot be matched while it is unreadable: the old
-  record is reported deleted but kept aside (``meta["scan_vanished"]``) while any unknown
-  file is bad, so once fixed it is matched as a rename and keeps its id (it is not a new
-  article to post again).
+  record is reported deleted but kept aside (``meta["scan_vanished"]``) for the unknown files
+  that were unreadable then, and while they stay so; once one of them reads, it is matched
+  to that record like a rename and keeps its id (it is not a new article to post again).
 * Drafts are not articles (unless ``drafts`` is on): skipped, remembered by stat in
   ``meta["scan_skipped"]`` so they are not re-read; a published article that becomes a
   draft counts as deleted.
@@ -43,7 +43,7 @@ from bot.config import Settings
 from bot.errors import ScanError
 from bot.models import Article, BadFile, ScanReport
 from bot.records import (SETTINGS_KEY, VANISHED_KEY, RenameIndex, UrlClaims, article_from_record, article_to_record,
-                         current_articles, keep_vanished, new_id)
+                         current_articles, keep_vanished, new_id, revive_vanished)
 from bot.sourcefiles import Job, read_files
 from bot.state import State
 
@@ -52,7 +52,6 @@ __all__ = ["scan", "bad_files", "article_to_record", "article_from_record", "cur
 logger = logging.getLogger(__name__)
 
 SKIPPED_KEY = "scan_skipped"
-_VANISHED = "\x00"  # no path starts with it: marks a kept-aside record among rename candidates
 _BACKUP_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".bak", ".tmp", ".orig", ".rej", ".part", ".crdownload")
 _BACKUP_PREFIXES = (".", "#", "~$")
 # Jekyll, Hexo and Hugo skip "_name" files and folders (_site, _layouts, Hugo's _index.md list
@@ -255,9 +254,7 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
     """Record parsed articles: keep ids, detect renames and permalink clashes, drop the gone."""
     gone_set = set(gone)
     claims = UrlClaims(state, parsed, gone_set)
-    kept: dict[str, dict[str, Any]] = state.meta.get(VANISHED_KEY) or {}
-    renames = RenameIndex({rel: state.articles[rel] for rel in gone}
-                          | {_VANISHED + rel: rec for rel, rec in kept.items()})
+    renames = RenameIndex({rel: state.articles[rel] for rel in gone})
     ids: set[str] = set()
     for rel in sorted(parsed, key=lambda r: (claims.rank(r, parsed[r][1].url), r)):
         f, article = parsed[rel]
@@ -268,12 +265,11 @@ def _apply(parsed: dict[str, tuple[_Found, Article]], gone: list[str], state: St
         old = state.articles.get(rel)
         is_known = old is not None
         if old is None and (old_rel := renames.match(article)) is not None:
-            if old_rel.startswith(_VANISHED):  # gone in an earlier scan while this file was unreadable
-                old_rel = old_rel[1:]
-                old = kept.pop(old_rel)
-            else:
-                old = state.articles.pop(old_rel)
-                gone_set.discard(old_rel)
+            old = state.articles.pop(old_rel)
+            gone_set.discard(old_rel)
+            out.renamed.append((old_rel, rel))
+        elif old is None and (old_rel := revive_vanished(state, rel, article)) is not None:
+            old = state.meta[VANISHED_KEY].pop(old_rel)["record"]  # gone while this file was unreadable
             out.renamed.append((old_rel, rel))
         elif old is None:
             ids = ids or {rec["id"] for rec in state.articles.values()}

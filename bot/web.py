@@ -38,7 +38,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthInfo, health_status
-from bot.webcond import UNSATISFIABLE, byte_range, if_range_holds, not_modified
+from bot.webcond import UNSATISFIABLE, accepts_gzip, byte_range, if_range_holds, not_modified
 from bot.webfiles import FileFacts, is_hidden_path, mount_path
 
 __all__ = ["HEALTH_PATH", "FeedFiles", "HealthInfo", "WebServer", "build_web_app", "health_status",
@@ -108,11 +108,12 @@ class FeedFiles:
             return "dir"
         return (resolved, st) if stat.S_ISREG(st.st_mode) else None
 
-    async def _answer(self, request: web.Request, resolved: str, st: os.stat_result) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, resolved: str, st: os.stat_result, *,
+                      again: bool = False) -> web.StreamResponse:
         info = self.facts.describe(resolved, st)  # reads the file once per version: may raise OSError
         headers = request.headers
         wants_range = request.method == "GET" and "Range" in headers
-        gzipped = info.compressible and not wants_range and "gzip" in headers.get("Accept-Encoding", "") \
+        gzipped = info.compressible and not wants_range and accepts_gzip(headers.get("Accept-Encoding", "")) \
             and st.st_size <= self.facts.max_gzip_bytes
         strong = f'"{info.digest}"'
         etag = "W/" + strong if gzipped else strong  # a gzipped body is another representation (as nginx)
@@ -121,22 +122,33 @@ class FeedFiles:
         if not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since"), etag, info.mtime_s):
             return web.Response(status=304, headers=out)
         out["Content-Type"] = info.content_type
-        if gzipped:
-            out["Content-Encoding"] = "gzip"
-            return web.Response(body=self.facts.gzipped(resolved, st), headers=out)
-        span = byte_range(headers.get("Range"), st.st_size) \
-            if wants_range and if_range_holds(headers.get("If-Range"), strong, info.last_modified) else None
-        if span == UNSATISFIABLE:
-            return _plain(416, "Range Not Satisfiable", **{"Content-Range": f"bytes */{st.st_size}"})
-        start, end = span or (0, st.st_size)
-        if span:
-            out["Content-Range"] = f"bytes {start}-{end - 1}/{st.st_size}"
-        status = 206 if span else 200
         with open(resolved, "rb") as fh:  # noqa: ASYNC230 - the server's own thread; feeds sit in the page cache
+            if not self.facts.still_inside(fh.fileno()):  # a link swapped in since it was resolved
+                raise FileNotFoundError(resolved)
+            now = os.fstat(fh.fileno())
+            if _version(now) != _version(st):  # rewritten meanwhile: answer for what was opened
+                if again:
+                    raise FileNotFoundError(resolved)
+                return await self._answer(request, resolved, now, again=True)
+            if gzipped:
+                out["Content-Encoding"] = "gzip"
+                return web.Response(body=self.facts.gzipped(resolved, st, fh), headers=out)
+            span = byte_range(headers.get("Range"), st.st_size) \
+                if wants_range and if_range_holds(headers.get("If-Range"), strong, info.last_modified) else None
+            if span == UNSATISFIABLE:
+                return _plain(416, "Range Not Satisfiable", **{"Content-Range": f"bytes */{st.st_size}"})
+            start, end = span or (0, st.st_size)
+            if span:
+                out["Content-Range"] = f"bytes {start}-{end - 1}/{st.st_size}"
+            status = 206 if span else 200
             fh.seek(start)
             if end - start <= self.facts.max_gzip_bytes:
                 return web.Response(status=status, body=fh.read(end - start), headers=out)
             return await _stream(request, fh, end - start, web.StreamResponse(status=status, headers=out))
+
+
+def _version(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
 
 
 async def _stream(request: web.Request, fh: BinaryIO, length: int, response: web.StreamResponse) -> web.StreamResponse:

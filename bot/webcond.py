@@ -14,10 +14,10 @@ import re
 from datetime import UTC
 from typing import Final
 
-__all__ = ["UNSATISFIABLE", "byte_range", "if_range_holds", "not_modified"]
+__all__ = ["UNSATISFIABLE", "accepts_gzip", "byte_range", "if_range_holds", "not_modified"]
 
 _TAGS = re.compile(r'\*|(?:W/)?"[^"]*"')
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})", re.ASCII)  # longer numbers: no such file
 UNSATISFIABLE: Final = (-1, -1)  # answer 416 with ``Content-Range: bytes */size``
 
 
@@ -86,3 +86,23 @@ def if_range_holds(if_range: str | None, strong_etag: str, last_modified: str) -
     if value.startswith(("W/", '"')):
         return value == strong_etag
     return value == last_modified
+
+
+@functools.lru_cache(maxsize=256)
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip: listed (or ``*``) with a quality above zero."""
+    qualities: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        qualities[name.strip()] = quality
+    if "gzip" in qualities or "x-gzip" in qualities:
+        return max(qualities.get("gzip", 0.0), qualities.get("x-gzip", 0.0)) > 0
+    return qualities.get("*", 0.0) > 0

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from bot.config import Settings
@@ -134,6 +134,18 @@ class FileFacts:
             self._resolved[path] = (resolved, now + RESOLVE_TTL_S)
         return resolved
 
+    def still_inside(self, fd: int) -> bool:
+        """Whether an opened file is still one we may serve, judged by where it really is now.
+
+        The resolution cache trusts a path for a second; a link swapped in meanwhile must not
+        lead out. Linux names an open file's real path in /proc; elsewhere the cache stands.
+        """
+        try:
+            real = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return True
+        return self._resolve(real) == real
+
     def forget(self, path: str) -> None:
         """Drop a remembered resolution (the file vanished)."""
         self._resolved.pop(path, None)
@@ -172,14 +184,14 @@ class FileFacts:
             self._described[resolved] = known
         return known[1]
 
-    def gzipped(self, resolved: str, st: os.stat_result) -> bytes:
-        """The gzipped bytes of this version, compressed once (level 6, no timestamp: stable)."""
+    def gzipped(self, resolved: str, st: os.stat_result, fh: BinaryIO) -> bytes:
+        """The gzipped bytes of this version (read from ``fh``, opened and checked by the caller),
+        compressed once (level 6, no timestamp: stable)."""
         version = (st.st_ino, st.st_mtime_ns, st.st_size)
         known = self._gzipped.get(resolved)
         if known is not None and known[0] == version:
             return known[1]
-        with open(resolved, "rb") as fh:
-            body = gzip.compress(fh.read(), compresslevel=6, mtime=0)
+        body = gzip.compress(fh.read(), compresslevel=6, mtime=0)
         if known is not None:
             self._gzipped_total -= len(known[1])
             del self._gzipped[resolved]

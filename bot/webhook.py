@@ -56,13 +56,13 @@ def _handler(application: AnyApplication, secret_token: str, bot_loop: asyncio.A
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST"})
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret_token.encode()):
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret_token.encode()):
             return web.Response(status=403)
         if request.content_type.lower() != "application/json":
             return web.Response(status=415)
         try:
             update = Update.de_json(json.loads(await request.read()), application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as exc:
             logger.warning("Ignored a webhook call that is not a Telegram update (%s)", type(exc).__name__)
             return web.Response(status=400)
         try:

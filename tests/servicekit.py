@@ -18,7 +18,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application, image_client, on_startup
+from bot.app import build_application, on_startup
+from bot.imagefetch import image_client
 from bot.config import Settings, load_settings
 from bot.handlers import SERVICE_KEY
 from bot.jobs import Service

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import ImageFetchError
-from bot.imagefetch import check_host, fetch_image, fits_photo_limits, image_size, is_public_address
+from bot.imagefetch import check_host, fetch_image, fits_photo_limits, image_client, image_size, is_public_address
 from tests.imageserver import ImageServer, jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,8 @@ def img() -> Iterator[ImageServer]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+    async with image_client(_settings()) as c:
+        assert c.pinned  # this httpx still lets us pin connections to the checked addresses
         yield c
 
 
@@ -125,7 +126,7 @@ async def test_connects_to_the_address_it_checked(img: ImageServer, client: http
 
     async def resolver(host: str, port: int) -> list[str]:
         asked.append(host)
-        return ["127.0.0.1"]
+        return ["127.0.0.2", "127.0.0.1"]  # nothing listens on the first: the next one is tried
 
     port = img.url.rsplit(":", 1)[1]
     img.add("/hop.jpg", b"", "text/plain", 302, headers={"Location": f"http://second.rebind.invalid:{port}/ok.jpg"})

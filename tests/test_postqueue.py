@@ -154,6 +154,23 @@ def test_deleted_article_keeps_its_post_unless_asked(delete_on_remove: bool, sta
     assert state.posts["y"]["status"] == "skipped"  # queued but never posted: the article is gone
 
 
+def test_an_article_back_after_its_deletion_was_planned_is_posted_or_kept() -> None:
+    """Gone for a scan (a rename saved with broken YAML, a file moved out and back) and then back
+    under the same id: the post it was due is queued again, and a planned delete is called off."""
+    state = initialized()
+    _sent(state, art("x"))
+    plan_posts(state, [art("y")], NO_CHANGE, Settings(), T0)
+    plan_posts(state, [], ScanReport(deleted=("x.md", "y.md")), Settings(delete_on_remove=True), T0)
+    assert state.queue == ["x"] and state.posts["x"]["action"] == "delete" and state.posts["y"]["status"] == "skipped"
+    back_y = art("y", source="y-renamed.md")
+    plan_posts(state, [art("x"), back_y], ScanReport(renamed=(("y.md", "y-renamed.md"),)),
+               Settings(delete_on_remove=True), T0)
+    assert state.queue == ["y"]  # y is due again, x's message stays
+    assert state.posts["x"]["status"] == "sent" and state.posts["x"].get("action") is None
+    assert state.posts["y"]["status"] == "pending" and state.posts["y"]["action"] == "send"
+    assert plan_posts(state, [art("x"), back_y], NO_CHANGE, Settings(delete_on_remove=True), T0) == []  # stable
+
+
 # --- drain against the fake Bot API -----------------------------------------------------------
 
 class Clock:

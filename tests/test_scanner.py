@@ -417,3 +417,19 @@ def test_deleted_records_are_kept_aside_only_while_an_unknown_file_is_unreadable
     (site.root / "broken.md").unlink()
     site.scan()
     assert "scan_vanished" not in site.state.meta
+
+
+def test_a_record_kept_aside_is_only_for_the_files_unreadable_when_it_went(site: Site) -> None:
+    """A stray broken file must not let a later, different article take a deleted one's id."""
+    write(site.root, "notes.md", "---\ntitle: [draft\n---\n")
+    write(site.root, "deals.md", post("Deals", extra="permalink: /deals/"))
+    site.scan()
+    old_id = site.record("deals.md")["id"]
+    (site.root / "deals.md").unlink()
+    site.scan()
+    assert site.state.meta["scan_vanished"]["deals.md"]["for"] == ["notes.md"]
+    write(site.root, "deals-december.md", post("December deals", date="2022-12-01 10:00:00 +0800",
+                                                  extra="permalink: /deals/"))
+    report = site.scan()
+    assert report.new == ("deals-december.md",) and report.renamed == ()
+    assert site.record("deals-december.md")["id"] != old_id

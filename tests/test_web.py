@@ -477,3 +477,30 @@ async def test_big_files_are_streamed_whole_and_in_part(site: Settings, monkeypa
         assert status == 200 and body == b"" and found["content-length"] == str(len(ATOM))
     finally:
         await web.stop()
+
+
+async def test_a_link_swapped_in_after_a_poll_never_leads_out(server: WebServer, site: Settings) -> None:
+    """The path a poll resolved is trusted for a second; a link put in its place meanwhile must
+    not serve what it points to (the state folder here)."""
+    assert (await raw(server, "/rss.xml"))[0] == 200
+    path = site.feeds_dir / "rss.xml"
+    path.unlink()
+    path.symlink_to(site.state_dir / "state.json")
+    for encoding in ("identity", "gzip"):
+        status, _, body = await raw(server, "/rss.xml", f"Accept-Encoding: {encoding}\r\n")
+        assert status == 404 and b"secret" not in body
+
+
+@pytest.mark.parametrize(("header", "gzipped"), [
+    ("gzip", True), ("gzip;q=0", False), ("identity, gzip;q=0.0", False), ("*", True), ("*;q=0", False),
+    ("br, gzip;q=0.5", True), ("deflate", False), ("x-gzip", True),
+])
+async def test_gzip_only_when_the_client_accepts_it(server: WebServer, header: str, gzipped: bool) -> None:
+    status, found, body = await raw(server, "/atom.xml", f"Accept-Encoding: {header}\r\n")
+    assert status == 200 and ("content-encoding" in found) is gzipped and (body == ATOM) is not gzipped
+
+
+@pytest.mark.parametrize("header", ["bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000, "bytes=\u0663-"])
+async def test_absurd_ranges_get_the_whole_file(server: WebServer, header: str) -> None:
+    status, _, body = await raw(server, "/atom.xml", f"Range: {header}\r\n".encode().decode("latin-1"))
+    assert status == 200 and body == ATOM

@@ -6,7 +6,7 @@ import calendar
 
 import pytest
 
-from bot.webcond import UNSATISFIABLE, byte_range, if_range_holds, not_modified
+from bot.webcond import UNSATISFIABLE, accepts_gzip, byte_range, if_range_holds, not_modified
 
 TAG = '"0123abcd"'
 WEAK = "W/" + TAG
@@ -54,6 +54,8 @@ def test_not_modified(inm: str | None, ims: str | None, etag: str, expected: boo
     ("bytes=-", 100, None),
     ("", 100, None),
     (None, 100, None),
+    ("bytes=" + "9" * 19 + "-", 100, None),  # no file is that big: ignored, never a crash
+    ("bytes=\u0663-", 100, None),  # ARABIC-INDIC DIGIT THREE is not a digit here
 ])
 def test_byte_range(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
     assert byte_range(header, size) == expected
@@ -65,3 +67,12 @@ def test_byte_range(header: str | None, size: int, expected: tuple[int, int] | N
 ])
 def test_if_range(if_range: str | None, expected: bool) -> None:
     assert if_range_holds(if_range, TAG, MODIFIED) is expected
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("gzip", True), ("gzip, deflate, br", True), ("GZIP", True), ("gzip;q=0", False), ("gzip; q=0.000", False),
+    ("br;q=1, gzip;q=0.1", True), ("*", True), ("*;q=0", False), ("identity", False), ("", False),
+    ("gzip;q=abc", False), ("x-gzip", True), ("*, gzip;q=0", False),
+])
+def test_accepts_gzip(header: str, expected: bool) -> None:
+    assert accepts_gzip(header) is expected

@@ -74,3 +74,30 @@ async def test_a_secret_is_required() -> None:
 def test_public_url(url: str, expected: str) -> None:
     assert webhook_public_url(Settings(webhook_url=url)) == expected
 
+
+
+async def test_hostile_webhook_calls_get_4xx_never_a_server_error(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    application = ApplicationBuilder().token(TOKEN).updater(None).build()
+    secret = webhook_secret(TOKEN)
+    settings = Settings(feeds_dir=tmp_path, state_dir=tmp_path / "state", http="127.0.0.1:0")
+    web = await start_http(settings, lambda: HealthInfo(None, 300, NOW, NOW),
+                           extra_routes=webhook_routes(application, secret))
+    try:
+        async def post(headers: bytes, body: bytes) -> int:
+            reader, writer = await asyncio.open_connection("127.0.0.1", web.port)
+            writer.write(b"POST /telegram HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                         + headers + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            answer = await reader.read()
+            writer.close()
+            return int(answer.split()[1])
+
+        token = f"{SECRET_HEADER}: {secret}\r\n".encode()
+        assert await post(SECRET_HEADER.encode() + b": \xff\xfe\r\n", b"{}") == 403
+        assert await post(token, b"[" * 100_000) == 400
+        date = b'{"update_id":1,"message":{"message_id":1,"date":1e300,"chat":{"id":1,"type":"private"}}}'
+        assert await post(token, date) == 400
+    finally:
+        await web.stop()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
