@@ -122,9 +122,9 @@ async def serve(feeds: Path, fake_url: str) -> None:
             latencies.append((time.perf_counter() - t0) * 1000)
             await asyncio.sleep(PROBE_EVERY_S)
 
-    async def probe_control(request: aioweb.Request) -> aioweb.Response:
+    async def probe_control(request: aioweb.BaseRequest) -> aioweb.StreamResponse:
         """Runs on the web server's thread: reach the bot's loop only through call_soon_threadsafe."""
-        if request.match_info["action"] == "start":
+        if request.path.endswith("/start"):
             loop.call_soon_threadsafe(lambda: (latencies.clear(), probing.set()))
             return aioweb.Response(text="[]")
         loop.call_soon_threadsafe(probing.clear)
@@ -133,7 +133,7 @@ async def serve(feeds: Path, fake_url: str) -> None:
 
     settings = Settings(feeds_dir=feeds, state_dir=feeds.parent / "state", http="127.0.0.1:0", feeds_url="http://127.0.0.1/")
     health = lambda: HealthInfo(datetime.now(UTC), 300, started, datetime.now(UTC))
-    web = await start_http(settings, health, extra_routes=[aioweb.post("/_bench/{action:start|stop}", probe_control)])
+    web = await start_http(settings, health, extra_routes={"/_bench/start": probe_control, "/_bench/stop": probe_control})
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with application:

@@ -248,7 +248,7 @@ async def _start(app: App, service: Service) -> Any:
         from bot import web, webhook  # aiohttp is only needed in web mode
 
         secret = webhook.webhook_secret(settings.bot_token) if settings.bot_token else ""
-        extra = webhook.webhook_routes(app, secret) if settings.webhook_url and secret else []
+        extra = webhook.webhook_routes(app, secret) if settings.webhook_url and secret else {}
         server = await web.start_http(settings, lambda: _health(service), extra_routes=extra)
         service.web_url = server.url
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"

@@ -96,9 +96,10 @@ def _plan_change(rec: dict[str, Any], article: Article, settings: Settings, now:
     if rec["status"] == "seen":
         return
     rec["source"] = article.source
-    if rec["status"] == "skipped" and rec.get("reason") == DELETED_REASON:  # back (restored, or fixed after a
-        rec.update(status="pending", action="send", attempts=0, reason=None, updated_at=iso(now))  # broken rename):
-        if article.id not in state.queue:  # it was due to be posted and never was
+    if rec["status"] == "skipped" and rec.get("reason") == DELETED_REASON:
+        # back (restored, or fixed after a rename saved broken): it was due to be posted and never was
+        rec.update(status="pending", action="send", attempts=0, reason=None, updated_at=iso(now))
+        if article.id not in state.queue:
             state.queue.append(article.id)
         return
     if rec["status"] == "pending" and rec.get("action") == "delete":  # back before its message was deleted
@@ -160,9 +161,9 @@ def plan_posts(state: State, articles: Sequence[Article], report: ScanReport, se
     max_age = timedelta(days=settings.max_age_days)
     fresh: list[Article] = []
     for article in articles:
-        rec = state.posts.get(article.id)
-        if rec is not None:
-            _plan_change(rec, article, settings, now, state)
+        known = state.posts.get(article.id)
+        if known is not None:
+            _plan_change(known, article, settings, now, state)
         elif not _is_postable(article, settings, now):
             continue
         elif now - article.published_at > max_age:

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-Handler = Callable[[web.Request], Awaitable[web.Response]]
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def webhook_secret(bot_token: str) -> str:
@@ -52,7 +52,7 @@ def _deliver(application: AnyApplication, update: Update) -> None:
 
 
 def _handler(application: AnyApplication, secret_token: str, bot_loop: asyncio.AbstractEventLoop) -> Handler:
-    async def handle(request: web.Request) -> web.Response:
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST"})
         given = request.headers.get(SECRET_HEADER, "")
@@ -74,7 +74,7 @@ def _handler(application: AnyApplication, secret_token: str, bot_loop: asyncio.A
     return handle
 
 
-def webhook_routes(application: AnyApplication, secret_token: str) -> list[web.RouteDef]:
+def webhook_routes(application: AnyApplication, secret_token: str) -> dict[str, Handler]:
     """Routes for ``start_http(..., extra_routes=...)``; Telegram must send ``secret_token``.
 
     Call it on the bot's loop: updates are handed to that loop, whatever thread serves HTTP.
@@ -82,4 +82,4 @@ def webhook_routes(application: AnyApplication, secret_token: str) -> list[web.R
     if not secret_token:
         raise ValueError("a webhook needs a secret token")
     handle = _handler(application, secret_token, asyncio.get_running_loop())
-    return [web.route("*", WEBHOOK_PATH, handle), web.route("*", WEBHOOK_PATH + "/", handle)]
+    return {WEBHOOK_PATH: handle, WEBHOOK_PATH + "/": handle}
