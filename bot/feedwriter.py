@@ -287,11 +287,12 @@ def write_feeds(settings: Settings, articles: Sequence[Article], state: State, n
         rank = {rel: i for i, rel in enumerate([f.path for f in dirty] + list(extras))}
         batch.staged.sort(key=lambda item: rank[item[0]])  # report and rename in plan order
         staged = {rel for rel, _, _ in batch.staged}
+        feeddates.date_staged(state.meta, ((rel, tmp, batch.digests[rel]) for rel, _, tmp in batch.staged))
         done = batch.commit()
     finally:
         batch.abort()
     report.written += done
-    feeddates.keep_dates(root, state.meta, ((rel, batch.digests[rel]) for rel in done))
+    feeddates.record_dates(root, state.meta, ((rel, batch.digests[rel]) for rel in done))
     failed = staged - set(done)
     state.feeds.update({rel: fp for rel, fp in fingerprints.items() if rel not in failed})
     keep = {f.path for f in plan.feeds} | set(extras)
