@@ -16,6 +16,7 @@ from bot import __version__, postcmd, postqueue, statecmd
 from bot.config import Settings
 from bot.drain import DrainReport, parse_iso
 from bot.logs import RedactingFilter
+from bot.postcmd import problem
 from bot.publisher import PreviewPublisher
 from bot.service import CycleReport, Engine, open_engine, utcnow
 from bot.state import State, StateStore
@@ -126,9 +127,9 @@ async def _post_queue(engine: Engine, settings: Settings) -> DrainReport | None:
         async with make_bot(settings) as (_, publisher):
             return await engine.drain(publisher, alert=_no_alert, sleep=asyncio.sleep)
     except InvalidToken:
-        _problem("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather")
+        problem("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather")
     except TelegramError as exc:
-        _problem(f"cannot reach Telegram at {redact(settings.api_url)} ({redact(exc.message)}); "
+        problem(f"cannot reach Telegram at {redact(settings.api_url)} ({redact(exc.message)}); "
                  f"{len(postqueue.pending(engine.state))} post(s) stay queued for the next run")
     return None
 
@@ -144,11 +145,11 @@ def _posted(report: DrainReport, state: State, settings: Settings) -> int:
     print(f"{', '.join(counts)}; {waiting} still queued{later}")
     for article_id in report.failed:
         rec = state.posts.get(article_id, {})
-        _problem(f"Telegram refused {rec.get('title') or article_id} [{article_id}]: {rec.get('error')}; "
+        problem(f"Telegram refused {rec.get('title') or article_id} [{article_id}]: {rec.get('error')}; "
                  f"fix it, then /retry {article_id} in the admin chat (or `newsbot retry {article_id}`)")
     for article_id in report.unknown:
         rec = state.posts.get(article_id, {})
-        _problem(f"not sure whether {rec.get('title') or article_id} [{article_id}] reached the channel; "
+        problem(f"not sure whether {rec.get('title') or article_id} [{article_id}] reached the channel; "
                  f"check it, then /retry or /done {article_id} in the admin chat (or `newsbot retry|done ID`)")
     if report.paused:
         _paused(state, waiting)
@@ -160,13 +161,9 @@ def _paused(state: State, waiting: int) -> int:
     if reason.startswith("paused by admin"):  # deliberate: say so, but don't fail every cron run
         print(f"posting is paused ({reason}); {waiting} post(s) wait for /resume or `newsbot resume`")
         return 0
-    _problem(f"posting is paused ({reason}); {waiting} post(s) wait. Fix the channel (the bot must be an "
+    problem(f"posting is paused ({reason}); {waiting} post(s) wait. Fix the channel (the bot must be an "
              "admin allowed to post there), then run `newsbot resume` (or send /resume to the bot)")
     return 1
-
-
-def _problem(text: str) -> None:
-    print(f"newsbot: {text}", file=sys.stderr)
 
 
 async def _no_alert(kind: str, text: str) -> None:
@@ -200,7 +197,7 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     store = StateStore(settings.state_dir)
     state = store.load() if store.state_dir.is_dir() else State()
     if not (state.meta or state.posts or state.articles):
-        _problem(f"there is no newsbot state in {store.state_dir}: check --state (or state_dir / "
+        problem(f"there is no newsbot state in {store.state_dir}: check --state (or state_dir / "
                  "NEWSBOT_STATE_DIR); `newsbot build`, `scan` or `run` create it")
         return 1
     for line in status_lines(settings, state, now=utcnow(), version=__version__):

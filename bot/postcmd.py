@@ -18,13 +18,14 @@ from bot.config import Settings
 from bot.errors import StateLockedError
 from bot.state import State, StateStore
 
-__all__ = ["done", "find_post", "locked_state", "retry"]
+__all__ = ["done", "find_post", "locked_state", "problem", "retry"]
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 _PROBLEMS = {"failed", "unknown"}
 
 
-def _problem(text: str) -> None:
+def problem(text: str) -> None:
+    """One line on stderr, as every verb reports what went wrong."""
     print(f"newsbot: {text}", file=sys.stderr)
 
 
@@ -35,7 +36,7 @@ def locked_state(settings: Settings, command: str) -> Iterator[tuple[StateStore,
     try:
         store.acquire()
     except StateLockedError as exc:
-        _problem(f"{exc}. If that is `newsbot run`, send /{command} to the bot instead")
+        problem(f"{exc}. If that is `newsbot run`, send /{command} to the bot instead")
         yield None
         return
     try:
@@ -88,7 +89,7 @@ def retry(settings: Settings, args: argparse.Namespace) -> int:
         store, state = held
         article_id = find_post(state, args.key)
         if article_id is None:
-            _problem(f"no article or post {args.key!r}: give its id, source path or URL (`newsbot retry` "
+            problem(f"no article or post {args.key!r}: give its id, source path or URL (`newsbot retry` "
                      "lists refused and unconfirmed posts)")
             return EXIT_FAILURE
         postqueue.requeue(state, article_id, front=True)
@@ -106,7 +107,7 @@ def done(settings: Settings, args: argparse.Namespace) -> int:
         store, state = held
         article_id = find_post(state, args.key)
         if article_id is None or state.posts.get(article_id, {}).get("status") not in _PROBLEMS:
-            _problem(f"{args.key!r} is not a refused or unconfirmed post (`newsbot retry` lists those)")
+            problem(f"{args.key!r} is not a refused or unconfirmed post (`newsbot retry` lists those)")
             return EXIT_FAILURE
         postqueue.mark_done(state, article_id)
         store.save(state)
